@@ -1,0 +1,154 @@
+import { access, constants, stat } from "node:fs/promises";
+import { dirname } from "node:path";
+import {
+  CREDENTIAL_VARIABLES,
+  configPath,
+  loadConfigFile,
+  maskSecret,
+  readEnvironment,
+  resolveStateDir,
+  type ConfigState,
+} from "../config/index.ts";
+import { checkIntegrity, inspectStateLock, openDatabase, removeDeadLock, statePaths, createSecretStore } from "../state/index.ts";
+import { printJson } from "./output.ts";
+
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface DoctorCheck {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  fixed?: boolean;
+  problems?: ReadonlyArray<{ path: string; message: string }>;
+}
+
+export interface DoctorOptions {
+  stateDir?: string;
+  fix?: boolean;
+  json?: boolean;
+}
+
+/** Run every check; `--fix` repairs only what is safe (a dead owner's lock). */
+export async function collectDoctorChecks(options: DoctorOptions): Promise<DoctorCheck[]> {
+  const environment = readEnvironment();
+  const stateDir = resolveStateDir(options.stateDir, environment);
+  const paths = statePaths(stateDir);
+  const checks: DoctorCheck[] = [];
+
+  const major = Number(process.versions.node.split(".")[0]);
+  checks.push(major >= 24
+    ? { name: "node", status: "ok", detail: `Node.js ${process.version}` }
+    : { name: "node", status: "fail", detail: `Node.js ${process.version}; Faraday needs 24 or newer (install Node.js 24 LTS)` });
+
+  let stateDirExists = false;
+  try {
+    stateDirExists = (await stat(stateDir)).isDirectory();
+    await access(stateDir, constants.W_OK);
+    checks.push({ name: "stateDir", status: "ok", detail: `${stateDir} is writable` });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      const parentWritable = await access(dirname(stateDir), constants.W_OK).then(() => true, () => false);
+      checks.push(parentWritable
+        ? { name: "stateDir", status: "warn", detail: `${stateDir} does not exist yet; the gateway creates it on first start` }
+        : { name: "stateDir", status: "fail", detail: `${stateDir} does not exist and ${dirname(stateDir)} is not writable; set --state-dir or OPENCLAW_STATE_DIR` });
+    } else {
+      checks.push({ name: "stateDir", status: "fail", detail: `${stateDir} is not writable (${code}); fix its ownership or point OPENCLAW_STATE_DIR elsewhere` });
+    }
+  }
+
+  const config: ConfigState = await loadConfigFile(configPath(stateDir), environment.variables);
+  if (config.state === "valid") {
+    checks.push({
+      name: "config",
+      status: config.warnings.length ? "warn" : "ok",
+      detail: config.warnings.length ? `${config.path} is valid with ${config.warnings.length} warning(s)` : `${config.path} is valid`,
+      ...(config.warnings.length ? { problems: config.warnings } : {}),
+    });
+  } else if (config.state === "missing") {
+    checks.push({ name: "config", status: "warn", detail: `no ${config.path}; the gateway needs --allow-unconfigured to start without it` });
+  } else {
+    checks.push({ name: "config", status: "fail", detail: `${config.path} has ${config.problems.length} problem(s)`, problems: config.problems });
+  }
+
+  if (stateDirExists) {
+    const lock = await inspectStateLock(stateDir);
+    if (lock.state === "free") {
+      checks.push({ name: "lock", status: "ok", detail: "free (no gateway running on this state dir)" });
+    } else if (lock.state === "held") {
+      const owner = lock.owner;
+      checks.push({
+        name: "lock",
+        status: "ok",
+        detail: owner ? `held by a live gateway: pid ${owner.pid} on ${owner.hostname} since ${owner.startedAt}` : lock.reason,
+      });
+    } else if (options.fix) {
+      const removed = await removeDeadLock(stateDir, lock.owner);
+      checks.push({
+        name: "lock",
+        status: removed ? "ok" : "fail",
+        detail: removed ? `removed the lock of a dead owner (${lock.reason})` : "the lock changed hands while fixing; run doctor again",
+        fixed: removed,
+      });
+    } else {
+      checks.push({ name: "lock", status: "fail", detail: `held by a dead owner (${lock.reason}); the next gateway start reclaims it, or run \`faraday doctor --fix\`` });
+    }
+  }
+
+  let storedSecrets: string[] = [];
+  const databaseExists = await access(paths.database).then(() => true, () => false);
+  if (!databaseExists) {
+    checks.push({ name: "database", status: stateDirExists ? "warn" : "warn", detail: "not created yet (the gateway creates it on first start)" });
+  } else {
+    try {
+      const database = await openDatabase(paths.database, { readOnly: true });
+      try {
+        const integrity = checkIntegrity(database);
+        checks.push(integrity.ok
+          ? { name: "database", status: "ok", detail: `${paths.database}: integrity ok` }
+          : { name: "database", status: "fail", detail: `${paths.database}: ${integrity.detail}; restore from a backup or move the file aside` });
+        try {
+          storedSecrets = createSecretStore(database).names();
+        } catch {
+          storedSecrets = [];
+        }
+      } finally {
+        database.close();
+      }
+    } catch (error) {
+      checks.push({ name: "database", status: "fail", detail: (error as Error).message });
+    }
+  }
+
+  const present = CREDENTIAL_VARIABLES.flatMap((name) => {
+    const value = environment.variables[name];
+    return value ? [`${name}=${maskSecret(value)}`] : [];
+  });
+  checks.push({
+    name: "credentials",
+    status: "ok",
+    detail: [
+      present.length ? `environment: ${present.join(", ")}` : "environment: none of " + CREDENTIAL_VARIABLES.join(", "),
+      storedSecrets.length ? `secret store: ${storedSecrets.join(", ")}` : "secret store: empty",
+    ].join("; "),
+  });
+  return checks;
+}
+
+const MARK: Record<CheckStatus, string> = { ok: "✓", warn: "!", fail: "✗" };
+
+/** `faraday doctor [--fix] [--json]`: exit 0 when nothing failed. */
+export async function runDoctor(options: DoctorOptions): Promise<number> {
+  const checks = await collectDoctorChecks(options);
+  const healthy = checks.every((check) => check.status !== "fail");
+  if (options.json) {
+    printJson({ healthy, checks });
+  } else {
+    for (const check of checks) {
+      process.stdout.write(`${MARK[check.status]} ${check.name}: ${check.detail}${check.fixed ? " (fixed)" : ""}\n`);
+      for (const problem of check.problems ?? []) process.stdout.write(`    ${problem.path || "(file)"}: ${problem.message}\n`);
+    }
+    process.stdout.write(healthy ? "healthy\n" : "unhealthy: fix the ✗ lines above\n");
+  }
+  return healthy ? 0 : 1;
+}

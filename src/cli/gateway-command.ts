@@ -1,0 +1,40 @@
+import { readEnvironment, type GatewayFlags } from "../config/index.ts";
+import { FaradayError } from "../errors/index.ts";
+import { startGateway, type GatewayExtension } from "../gateway/index.ts";
+import { createLogger } from "../logging/index.ts";
+import { faradayVersion } from "../version.ts";
+import { reportError } from "./output.ts";
+
+/** The capabilities this build plugs into the gateway. Later issues append theirs. */
+export const GATEWAY_EXTENSIONS: readonly GatewayExtension[] = [];
+
+const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+/** `faraday gateway`: run until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runGateway(flags: GatewayFlags): Promise<number> {
+  const environment = readEnvironment();
+  const level = environment.logLevel && LEVELS.has(environment.logLevel) ? environment.logLevel : "info";
+  const logger = createLogger({ level: level as "info" });
+  let gateway;
+  try {
+    gateway = await startGateway({ flags, environment, version: faradayVersion(), logger, extensions: GATEWAY_EXTENSIONS });
+  } catch (error) {
+    logger.fatal({ code: error instanceof FaradayError ? error.code : "INTERNAL" }, "gateway did not start");
+    logger.flush?.();
+    return reportError(error);
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    void gateway.close(`received ${signal}`);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const code = await gateway.stopped;
+  logger.flush?.();
+  return code;
+}

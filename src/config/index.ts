@@ -1,0 +1,18 @@
+export { readEnvironment, CREDENTIAL_VARIABLES } from "./environment.ts";
+export type { Environment } from "./environment.ts";
+export { loadConfigFile, validateConfig, configPath, CONFIG_FILE_NAME } from "./load-config.ts";
+export type { ConfigState } from "./load-config.ts";
+export type { ConfigProblem } from "./problems.ts";
+export { formatProblems } from "./problems.ts";
+export { maskSecret, maskSecrets, restoreMaskedSecrets, isSecretKey } from "./mask.ts";
+export {
+  resolveStateDir,
+  resolveBindHost,
+  resolvePort,
+  configuredToken,
+  DEFAULT_PORT,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+} from "./gateway-options.ts";
+export type { GatewayFlags, TokenSource } from "./gateway-options.ts";
+export type { FaradayConfig } from "./schema.ts";
+export { loadConfigJsonSchema } from "./json-schema.ts";

@@ -1,0 +1,142 @@
+/**
+ * The one schema of `openclaw.json`. Loaded lazily (zod costs ~50 ms and ~15 MiB to import),
+ * only when there is a config to check. Every object is strict so unknown keys surface as
+ * issues — the loader turns those into warnings, never errors.
+ */
+import { z } from "zod";
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().min(1);
+const httpUrl = z.string().regex(/^(https?|wss?):\/\/[^\s]+$/, "expected an http(s):// or ws(s):// URL");
+
+const modelId = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]+\/[^\s]+$/, "expected provider/model, e.g. anthropic/claude-sonnet-4-5");
+
+const modelRef = z.union([
+  modelId,
+  z.strictObject({ primary: modelId, fallbacks: z.array(modelId).optional() }),
+]);
+
+const dmPolicy = z.enum(["pairing", "allowlist", "open", "disabled"]);
+const groupPolicy = z.enum(["allowlist", "open", "disabled"]);
+const allowEntry = z.union([z.string().min(1), z.number()]);
+
+const channelCommon = {
+  enabled: z.boolean().optional(),
+  dmPolicy: dmPolicy.optional(),
+  allowFrom: z.array(allowEntry).optional(),
+  groupPolicy: groupPolicy.optional(),
+  groups: z.union([z.array(allowEntry), z.record(z.string(), z.strictObject({
+    requireMention: z.boolean().optional(),
+    enabled: z.boolean().optional(),
+  }))]).optional(),
+  requireMention: z.boolean().optional(),
+};
+
+const telegram = z.strictObject({
+  ...channelCommon,
+  botToken: z.string().min(1).optional(),
+  apiRoot: httpUrl.optional(),
+  webhook: z.strictObject({ url: httpUrl, secret: z.string().min(1).optional() }).optional(),
+});
+
+const discord = z.strictObject({
+  ...channelCommon,
+  token: z.string().min(1).optional(),
+  apiRoot: httpUrl.optional(),
+});
+
+const whatsapp = z.strictObject({
+  ...channelCommon,
+  webSocketUrl: httpUrl.optional(),
+});
+
+const mcpServer = z.strictObject({
+  url: httpUrl.optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  trusted: z.boolean().optional(),
+  enabled: z.boolean().optional(),
+  timeoutMs: positiveInt.optional(),
+  toolFilter: z.strictObject({
+    include: z.array(z.string()).optional(),
+    exclude: z.array(z.string()).optional(),
+  }).optional(),
+  type: z.enum(["http", "streamable-http", "stdio", "sse"]).optional(),
+});
+
+const agentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "expected letters, digits, - or _ (max 64)");
+
+const agent = z.strictObject({
+  id: agentId,
+  default: z.boolean().optional(),
+  name: z.string().optional(),
+  model: modelRef.optional(),
+  instructions: z.string().optional(),
+});
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    gateway: z.strictObject({
+      port: port.optional(),
+      bind: z.string().min(1).optional(),
+      auth: z.strictObject({ token: z.string().min(16, "use at least 16 characters").optional() }).optional(),
+      shutdownTimeoutMs: z.number().int().min(0).max(600_000).optional(),
+      publicUrl: httpUrl.optional(),
+    }).optional(),
+    logging: z.strictObject({
+      level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+    }).optional(),
+    agents: z.strictObject({
+      defaults: z.strictObject({
+        model: modelRef.optional(),
+        maxConcurrent: positiveInt.optional(),
+        contextTokens: positiveInt.optional(),
+        maxToolRounds: positiveInt.optional(),
+      }).optional(),
+      list: z.array(agent).optional(),
+    }).optional(),
+    bindings: z.array(z.strictObject({
+      agentId,
+      match: z.strictObject({
+        channel: z.string().min(1),
+        account: z.string().optional(),
+        chat: z.union([z.string(), z.number()]).optional(),
+      }),
+    })).optional(),
+    session: z.strictObject({ dmScope: z.enum(["per-peer", "main"]).optional() }).optional(),
+    models: z.strictObject({
+      providers: z.record(z.string(), z.strictObject({
+        apiKey: z.string().min(1).optional(),
+        baseUrl: httpUrl.optional(),
+        api: z.enum(["anthropic", "openai"]).optional(),
+      })).optional(),
+    }).optional(),
+    channels: z.strictObject({
+      telegram: telegram.optional(),
+      discord: discord.optional(),
+      whatsapp: whatsapp.optional(),
+      web: z.strictObject({ enabled: z.boolean().optional() }).optional(),
+    }).optional(),
+    mcp: z.strictObject({ servers: z.record(z.string(), mcpServer).optional() }).optional(),
+    mcpServers: z.record(z.string(), mcpServer).optional(),
+    tools: z.strictObject({
+      policy: z.array(z.strictObject({
+        match: z.string().min(1),
+        decision: z.enum(["auto", "confirm", "deny"]),
+      })).optional(),
+    }).optional(),
+  });
+
+/** A validated `openclaw.json`, after `${env:NAME}` interpolation. */
+export type FaradayConfig = z.infer<typeof configSchema>;
+
+/** JSON Schema of `openclaw.json` for editors (`"$schema": "..."`). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return { ...schema, title: "Faraday gateway configuration (openclaw.json)" };
+}

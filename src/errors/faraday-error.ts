@@ -1,0 +1,81 @@
+/**
+ * The one error class of Faraday. Every failure a user can meet carries a stable
+ * `code` (documented in the README) and a message that says the fix.
+ */
+export const ERROR_CODES = {
+  CONFIG_MISSING: "CONFIG_MISSING",
+  CONFIG_INVALID: "CONFIG_INVALID",
+  CONFIG_UNREADABLE: "CONFIG_UNREADABLE",
+  LOCK_HELD: "LOCK_HELD",
+  LOCK_COMPROMISED: "LOCK_COMPROMISED",
+  STATE_DIR_UNWRITABLE: "STATE_DIR_UNWRITABLE",
+  DATABASE_FAILED: "DATABASE_FAILED",
+  TOKEN_REQUIRED: "TOKEN_REQUIRED",
+  BIND_INVALID: "BIND_INVALID",
+  PORT_INVALID: "PORT_INVALID",
+  PORT_IN_USE: "PORT_IN_USE",
+  AUTH_REQUIRED: "AUTH_REQUIRED",
+  AUTH_INVALID: "AUTH_INVALID",
+  AUTH_RATE_LIMITED: "AUTH_RATE_LIMITED",
+  NOT_FOUND: "NOT_FOUND",
+  BAD_REQUEST: "BAD_REQUEST",
+  GATEWAY_UNREACHABLE: "GATEWAY_UNREACHABLE",
+  INTERNAL: "INTERNAL",
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/**
+ * Process exit codes. Documented in the README; scripts and the deploy CLI rely on them.
+ * 0 ok, 1 generic failure / doctor unhealthy, 2 usage or configuration, 3 lock held by a
+ * live gateway, 4 refused to start insecurely, 5 state directory or database unusable.
+ */
+export const EXIT_CODES = {
+  OK: 0,
+  FAILURE: 1,
+  CONFIG: 2,
+  LOCK_HELD: 3,
+  INSECURE: 4,
+  STATE: 5,
+} as const;
+
+const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  CONFIG_MISSING: EXIT_CODES.CONFIG,
+  CONFIG_INVALID: EXIT_CODES.CONFIG,
+  CONFIG_UNREADABLE: EXIT_CODES.CONFIG,
+  BIND_INVALID: EXIT_CODES.CONFIG,
+  PORT_INVALID: EXIT_CODES.CONFIG,
+  LOCK_HELD: EXIT_CODES.LOCK_HELD,
+  LOCK_COMPROMISED: EXIT_CODES.LOCK_HELD,
+  TOKEN_REQUIRED: EXIT_CODES.INSECURE,
+  STATE_DIR_UNWRITABLE: EXIT_CODES.STATE,
+  DATABASE_FAILED: EXIT_CODES.STATE,
+};
+
+export interface FaradayErrorOptions {
+  cause?: unknown;
+  /** Structured details safe to show a user (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+export class FaradayError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: FaradayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "FaradayError";
+    this.code = code;
+    this.details = options.details;
+  }
+
+  /** The process exit code a command should end with when this error stops it. */
+  get exitCode(): number {
+    return EXIT_BY_CODE[this.code] ?? EXIT_CODES.FAILURE;
+  }
+}
+
+/** True when `error` is a FaradayError with the given code (or any code when omitted). */
+export function isFaradayError(error: unknown, code?: ErrorCode): error is FaradayError {
+  return error instanceof FaradayError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/**
+ * Entry point: `faraday …` / `node dist/index.js …`. Kept tiny so the gateway starts fast:
+ * everything else is imported by the command that needs it.
+ */
+import module from "node:module";
+
+// Cache V8's compiled code between runs (Node 22.1+): cuts start-up by a third.
+// FARADAY_COMPILE_CACHE=off disables it; a different directory can be named instead.
+const cacheSetting = process.env.FARADAY_COMPILE_CACHE;
+if (cacheSetting !== "off") module.enableCompileCache?.(cacheSetting || undefined);
+
+const { runCli } = await import("./cli/program.ts");
+await runCli(process.argv);

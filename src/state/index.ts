@@ -1,0 +1,13 @@
+export { ensureStateDir, statePaths } from "./state-dir.ts";
+export type { StatePaths } from "./state-dir.ts";
+export { writeFileAtomic, backupFile } from "./atomic-write.ts";
+export { acquireStateLock, inspectStateLock, removeDeadLock, readLockOwner, lockPaths } from "./state-lock.ts";
+export type { StateLock, LockOwner, LockInspection, StateLockOptions } from "./state-lock.ts";
+export { currentProcessIdentity, judgeLiveness, processStartTime, currentBootId } from "./process-identity.ts";
+export type { ProcessIdentity } from "./process-identity.ts";
+export { openDatabase, migrate, checkIntegrity } from "./database.ts";
+export type { Database } from "./database.ts";
+export { MIGRATIONS } from "./migrations.ts";
+export type { Migration } from "./migrations.ts";
+export { createSecretStore, SECRET_NAMES } from "./secret-store.ts";
+export type { SecretStore } from "./secret-store.ts";
