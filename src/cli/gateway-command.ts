@@ -15,14 +15,9 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   const environment = readEnvironment();
   const level = environment.logLevel && LEVELS.has(environment.logLevel) ? environment.logLevel : "info";
   const logger = createLogger({ level: level as "info" });
-  let gateway;
-  try {
-    gateway = await startGateway({ flags, environment, version: faradayVersion(), logger, extensions: GATEWAY_EXTENSIONS });
-  } catch (error) {
-    logger.fatal({ code: error instanceof FaradayError ? error.code : "INTERNAL" }, "gateway did not start");
-    logger.flush?.();
-    return reportError(error);
-  }
+  // Handlers go in before start-up: Fly or Docker may stop us the moment /healthz answers.
+  let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+  let pendingSignal: NodeJS.Signals | undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -30,10 +25,19 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
       logger.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
-    void gateway.close(`received ${signal}`);
+    if (gateway) void gateway.close(`received ${signal}`);
+    else pendingSignal = signal;
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  try {
+    gateway = await startGateway({ flags, environment, version: faradayVersion(), logger, extensions: GATEWAY_EXTENSIONS });
+  } catch (error) {
+    logger.fatal({ code: error instanceof FaradayError ? error.code : "INTERNAL" }, "gateway did not start");
+    logger.flush?.();
+    return reportError(error);
+  }
+  if (pendingSignal) void gateway.close(`received ${pendingSignal} during start-up`);
   const code = await gateway.stopped;
   logger.flush?.();
   return code;

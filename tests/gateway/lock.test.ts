@@ -61,6 +61,28 @@ test("SIGTERM exits 0 and releases the lock", async (t) => {
   assert.ok(!again.logs().some((line) => line.msg === "reclaimed the state lock from a dead gateway"), "a clean stop leaves nothing to reclaim");
 });
 
+test("SIGTERM the moment /healthz first answers still stops gracefully with exit 0", async (t) => {
+  const stateDir = await tempStateDir(t);
+  const { runCli } = await import("../helpers/gateway-process.ts");
+  const { createServer } = await import("node:net");
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const address = server.address() as { port: number };
+      server.close(() => resolve(address.port));
+    });
+  });
+  const gateway = runCli(t, ["gateway", "--port", String(port), "--allow-unconfigured", "--state-dir", stateDir], env);
+  for (let attempt = 0; attempt < 2000; attempt++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok, () => false);
+    if (ok) break;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  gateway.kill("SIGTERM");
+  const { code, signal } = await gateway.exited;
+  assert.deepEqual({ code, signal }, { code: 0, signal: null });
+  assert.ok(!existsSync(join(stateDir, "locks", "gateway.lock")), "lock released");
+});
+
 test("SIGINT exits 0 too", async (t) => {
   const gateway = await startGateway(t, await tempStateDir(t), { env });
   gateway.kill("SIGINT");

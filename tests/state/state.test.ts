@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { writeFileAtomic } from "../../src/state/atomic-write.ts";
 import { judgeLiveness, currentProcessIdentity } from "../../src/state/process-identity.ts";
 import { openDatabase, migrate } from "../../src/state/database.ts";
+import { MIGRATIONS } from "../../src/state/migrations.ts";
 import { createSecretStore } from "../../src/state/secret-store.ts";
 import { acquireStateLock, inspectStateLock } from "../../src/state/state-lock.ts";
 import { FailureLimiter } from "../../src/http/auth.ts";
@@ -57,10 +58,11 @@ test("migrations run once, in order, and a database from a newer Faraday is refu
   const database = await openDatabase(join(directory, "db.sqlite"));
   const journal = database.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
   assert.equal(journal.journal_mode, "wal");
-  const extra = [{ version: 1, name: "one", sql: "CREATE TABLE a (x)" }, { version: 2, name: "two", sql: "CREATE TABLE b (x)" }];
-  assert.equal(migrate(database, extra), 1, "version 1 already applied by openDatabase");
+  const newest = MIGRATIONS.at(-1)!.version;
+  const extra = [...MIGRATIONS, { version: newest + 1, name: "next", sql: "CREATE TABLE a_next (x)" }];
+  assert.equal(migrate(database, extra), 1, "the shipped ones were applied by openDatabase");
   assert.equal(migrate(database, extra), 0);
-  assert.throws(() => migrate(database, [{ version: 1, name: "one", sql: "" }]), { code: "DATABASE_FAILED" });
+  assert.throws(() => migrate(database, MIGRATIONS), { code: "DATABASE_FAILED" }, "a newer database is refused");
   database.close();
 });
 

@@ -1,0 +1,217 @@
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { formatMiB, formatMs, summarize, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
+import { freePort, spawnGateway, stopGateway, waitForHealthy, withTimeout, type GatewayProcess } from "./gateway-process.ts";
+
+const RUNS = 5;
+const IDLE_AFTER_MS = 10_000;
+const HEALTHY_TIMEOUT_MS = 10_000;
+const POLL_INTERVAL_MS = 5;
+const LOCK_HELD_EXIT_CODE = 3;
+
+/**
+ * Start-up figures of the built gateway, each gateway on its own free loopback port with a
+ * fresh state dir under os.tmpdir(), started with --allow-unconfigured:
+ * launch -> first /healthz 200; resident memory 10 s after start; kill -9 then restart on
+ * the same state dir -> /healthz 200 (the stale-lock path); plus two correctness checks met
+ * on the way: SIGTERM exits 0, and a second gateway on a held state dir exits 3 (LOCK_HELD).
+ */
+export const startupBench: BenchModule = {
+  name: "startup",
+  description: "launch -> /healthz, idle RSS after 10 s, kill -9 -> restart -> /healthz",
+  async run(context: BenchContext): Promise<BenchResult> {
+    const scratch = await mkdtemp(join(tmpdir(), "faraday-bench-startup-"));
+    try {
+      const launch = await measureLaunch(context, scratch);
+      const idle = await measureIdleMemory(context, scratch);
+      const restart = await measureKillRestart(context, scratch);
+      return { rows: rowsFor(launch, idle, restart), data: { launch, idle, restart } };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  },
+};
+
+interface ShutdownRecord {
+  status: number | string;
+  elapsedMs: number;
+  forced: boolean;
+  /** Whether stdout had shown "gateway listening" when SIGTERM was sent. */
+  listeningLogSeen: boolean;
+}
+
+async function measureLaunch(context: BenchContext, scratch: string) {
+  const healthyMs: number[] = [];
+  const listeningLogMs: number[] = [];
+  const shutdowns: ShutdownRecord[] = [];
+  let firstBody = "";
+  for (let run = 1; run <= RUNS; run += 1) {
+    const gateway = await startFresh(context, scratch, `launch-${run}-`);
+    try {
+      const healthy = await waitForHealthy(gateway, { timeoutMs: HEALTHY_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS });
+      healthyMs.push(healthy.elapsedMs);
+      if (gateway.listeningAt !== undefined) listeningLogMs.push(gateway.listeningAt - gateway.spawnedAt);
+      if (run === 1) firstBody = healthy.body;
+      context.log(`launch run ${run}: /healthz 200 after ${formatMs(healthy.elapsedMs)}`);
+    } finally {
+      const listeningLogSeen = gateway.listeningAt !== undefined;
+      shutdowns.push({ ...(await stopGateway(gateway, "SIGTERM")), listeningLogSeen });
+    }
+  }
+  return {
+    runs: RUNS,
+    pollIntervalMs: POLL_INTERVAL_MS,
+    healthyMs: summarize(healthyMs),
+    listeningLogMs: listeningLogMs.length > 0 ? summarize(listeningLogMs) : undefined,
+    healthzBody: firstBody,
+    healthzBodyOk: isOkBody(firstBody),
+    sigterm: shutdowns,
+  };
+}
+
+async function measureIdleMemory(context: BenchContext, scratch: string) {
+  const gateway = await startFresh(context, scratch, "idle-");
+  try {
+    const healthy = await waitForHealthy(gateway, { timeoutMs: HEALTHY_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS });
+    // No requests while idling: the figure is what a quiet gateway holds.
+    await sleep(Math.max(0, gateway.spawnedAt + IDLE_AFTER_MS - performance.now()));
+    if (gateway.exitStatus !== undefined) throw new Error(`gateway exited with ${gateway.exitStatus} while idling\n${gateway.outputTail()}`);
+    const main = await readProcessMemory(gateway.pid);
+    const helpers = await childProcesses(gateway.pid);
+    const helperMemory = await Promise.all(helpers.map((pid) => readProcessMemory(pid).catch(() => ({ rssBytes: 0, peakRssBytes: 0 }))));
+    context.log(`idle: VmRSS ${formatMiB(main.rssBytes)} at ${IDLE_AFTER_MS / 1000} s (${helpers.length} child processes)`);
+    return {
+      afterMs: IDLE_AFTER_MS,
+      healthyMs: healthy.elapsedMs,
+      rssBytes: main.rssBytes,
+      peakRssBytes: main.peakRssBytes,
+      childProcesses: helpers.length,
+      childRssBytes: helperMemory.reduce((total, memory) => total + memory.rssBytes, 0),
+    };
+  } finally {
+    await stopGateway(gateway, "SIGTERM");
+  }
+}
+
+async function measureKillRestart(context: BenchContext, scratch: string) {
+  const restartMs: number[] = [];
+  const stateDirEntries: string[][] = [];
+  let lockHeld: { exitStatus: number | string | undefined; elapsedMs: number; output: string } | undefined;
+  for (let run = 1; run <= RUNS; run += 1) {
+    const first = await startFresh(context, scratch, `restart-${run}-`);
+    try {
+      await waitForHealthy(first, { timeoutMs: HEALTHY_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS });
+      stateDirEntries.push(await listTree(first.stateDir, 2));
+      first.child.kill("SIGKILL");
+      if ((await withTimeout(first.exited, 5_000)) === undefined) throw new Error(`gateway ${first.pid} survived SIGKILL for 5 s`);
+    } finally {
+      await stopGateway(first, "SIGKILL", 5_000);
+    }
+
+    // Same state dir, same port: what a container restart does.
+    const second = spawnGateway(context.entry, { port: first.port, stateDir: first.stateDir, cwd: scratch });
+    try {
+      const healthy = await waitForHealthy(second, { timeoutMs: HEALTHY_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS });
+      restartMs.push(healthy.elapsedMs);
+      context.log(`restart run ${run}: kill -9, restart, /healthz 200 after ${formatMs(healthy.elapsedMs)}`);
+      if (run === RUNS) lockHeld = await startSecondGateway(context, second, scratch);
+    } finally {
+      await stopGateway(second, "SIGTERM");
+    }
+  }
+  return { runs: RUNS, restartMs: summarize(restartMs), stateDirAfterFirstStart: stateDirEntries[0], lockHeld };
+}
+
+/** A second gateway on a state dir a live gateway holds must exit with LOCK_HELD, not serve. */
+async function startSecondGateway(context: BenchContext, holder: GatewayProcess, scratch: string) {
+  const intruder = spawnGateway(context.entry, { port: await freePort(), stateDir: holder.stateDir, cwd: scratch });
+  try {
+    const status = await withTimeout(intruder.exited, HEALTHY_TIMEOUT_MS);
+    context.log(`second gateway on a held state dir: exit ${String(status ?? "none (still running)")}`);
+    return { exitStatus: status, elapsedMs: performance.now() - intruder.spawnedAt, output: intruder.outputTail().slice(-1000) };
+  } finally {
+    await stopGateway(intruder, "SIGKILL", 5_000);
+  }
+}
+
+async function startFresh(context: BenchContext, scratch: string, prefix: string): Promise<GatewayProcess> {
+  const stateDir = await mkdtemp(join(scratch, prefix));
+  return spawnGateway(context.entry, { port: await freePort(), stateDir, cwd: scratch });
+}
+
+/** VmRSS and VmHWM from /proc/PID/status, in bytes. */
+async function readProcessMemory(pid: number): Promise<{ rssBytes: number; peakRssBytes: number }> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kilobytes = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
+    if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`);
+    return Number(match[1]) * 1024;
+  };
+  return { rssBytes: kilobytes("VmRSS"), peakRssBytes: kilobytes("VmHWM") };
+}
+
+/** Pids whose parent is `pid` (helper processes a gateway might spawn). */
+async function childProcesses(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
+    if (new RegExp(`^PPid:\\s+${pid}$`, "m").test(status)) children.push(Number(entry));
+  }
+  return children;
+}
+
+/** Relative paths under `directory`, `depth` levels deep; what the gateway left in its state dir. */
+async function listTree(directory: string, depth: number, prefix = ""): Promise<string[]> {
+  if (depth <= 0) return [];
+  const entries = await readdir(join(directory, prefix), { withFileTypes: true }).catch(() => []);
+  const paths: string[] = [];
+  for (const entry of entries.slice(0, 200)) {
+    const path = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+    paths.push(entry.isDirectory() ? `${path}/` : path);
+    if (entry.isDirectory()) paths.push(...(await listTree(directory, depth - 1, path)));
+  }
+  return paths;
+}
+
+function isOkBody(body: string): boolean {
+  try {
+    return (JSON.parse(body) as { ok?: unknown }).ok === true;
+  } catch {
+    return false;
+  }
+}
+
+function rowsFor(
+  launch: Awaited<ReturnType<typeof measureLaunch>>,
+  idle: Awaited<ReturnType<typeof measureIdleMemory>>,
+  restart: Awaited<ReturnType<typeof measureKillRestart>>,
+): BenchRow[] {
+  const spread = (figures: { median: number; min: number; max: number }): string =>
+    `${formatMs(figures.median)} (min ${formatMs(figures.min)}, max ${formatMs(figures.max)})`;
+  const helpers = idle.childProcesses > 0 ? ` + ${idle.childProcesses} children ${formatMiB(idle.childRssBytes)}` : "";
+  const sigtermStatuses = launch.sigterm.map((shutdown) => shutdown.status);
+  const sigtermOk = launch.sigterm.every((shutdown) => shutdown.status === 0 && !shutdown.forced);
+  const lockStatus = restart.lockHeld?.exitStatus;
+  return [
+    { figure: `launch -> /healthz 200 (median of ${launch.runs})`, ours: spread(launch.healthyMs), anchor: "6.7 s", target: "<= 300 ms", met: launch.healthyMs.median <= 300 },
+    { figure: "idle RSS 10 s after start", ours: `${formatMiB(idle.rssBytes)}${helpers}`, anchor: "~799 MiB", target: "<= 90 MiB", met: idle.rssBytes + idle.childRssBytes <= 90 * 1024 * 1024 },
+    { figure: `kill -9 -> restart -> /healthz 200 (median of ${restart.runs})`, ours: spread(restart.restartMs), anchor: "5.8 s", target: "<= 500 ms", met: restart.restartMs.median <= 500 },
+    {
+      figure: "SIGTERM -> exit code",
+      ours: `${[...new Set(sigtermStatuses)].join(", ")} (median ${formatMs(summarize(launch.sigterm.map((shutdown) => shutdown.elapsedMs)).median)})`,
+      anchor: "",
+      target: "0",
+      met: sigtermOk,
+    },
+    {
+      figure: "second gateway on a held state dir",
+      ours: lockStatus === undefined ? "did not exit in 10 s" : `exit ${lockStatus}`,
+      anchor: "",
+      target: `exit ${LOCK_HELD_EXIT_CODE} (LOCK_HELD)`,
+      met: lockStatus === LOCK_HELD_EXIT_CODE,
+    },
+  ];
+}
