@@ -6,7 +6,15 @@ import { faradayVersion } from "../version.ts";
 import { reportError } from "./output.ts";
 
 /** The capabilities this build plugs into the gateway. Later issues append theirs. */
-export const GATEWAY_EXTENSIONS: readonly GatewayExtension[] = [];
+export const GATEWAY_EXTENSIONS: readonly GatewayExtension[] = [
+  {
+    name: "agent",
+    async setup(context) {
+      const { agentExtension } = await import("../agent/agent-extension.ts");
+      return agentExtension.setup(context);
+    },
+  },
+];
 
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 

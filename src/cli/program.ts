@@ -72,6 +72,19 @@ export function buildProgram(): Command {
     }));
 
   program
+    .command("chat")
+    .description("chat with the running gateway's agent (interactive, or one message with -m)")
+    .option("-m, --message <text>", "send one message, print the reply, exit")
+    .option("--session <id>", "continue this session")
+    .option("--json", "with -m: print the API object")
+    .option("--url <url>", "gateway URL (default: the local gateway's, from the state dir)")
+    .addOption(stateDirOption())
+    .action(exitWith(async (options: { message?: string; session?: string; json?: boolean; url?: string; stateDir?: string }) => {
+      const { runChat } = await import("./chat-command.ts");
+      return runChat(options);
+    }));
+
+  program
     .command("token")
     .description("print the gateway token a client on this machine uses")
     .addOption(stateDirOption())

@@ -1,0 +1,219 @@
+/**
+ * The Anthropic Messages API adapter of the ModelClient port, on `@anthropic-ai/sdk`.
+ * The SDK is imported on the first call, so the gateway's start-up never pays for it.
+ */
+import type Anthropic from "@anthropic-ai/sdk";
+import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ToolCall, ToolDefinition } from "./model-client.ts";
+import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
+
+export interface AnthropicClientOptions {
+  apiKey: string;
+  /** Default `https://api.anthropic.com` (the SDK appends `/v1/messages`). */
+  baseUrl?: string;
+  /** Per-request timeout; default 300 000 ms. */
+  timeoutMs?: number;
+  fetch?: typeof globalThis.fetch;
+  /** The provider name reported and used in errors; default `anthropic`. */
+  provider?: string;
+  /** Where the key came from, named when it is rejected; default `ANTHROPIC_API_KEY`. */
+  keySource?: string;
+}
+
+/** Output budget when the request does not set `maxTokens` (the API requires one). */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+const DEFAULT_BASE_URL = "https://api.anthropic.com";
+const DEFAULT_TIMEOUT_MS = 300_000;
+const EPHEMERAL = { type: "ephemeral" } as const;
+
+/**
+ * A ModelClient for the Anthropic Messages API. The SDK does not retry (`maxRetries: 0`):
+ * the resilient model does. Caches the stable prefix (system prompt and tool list) with
+ * `cache_control`. Streams when the request has `onTextDelta`.
+ * `complete` throws ModelError, or the signal's reason when the request was aborted.
+ */
+export function createAnthropicClient(options: AnthropicClientOptions): ModelClient {
+  const provider = options.provider ?? "anthropic";
+  const errorContext: ModelErrorContext = {
+    keySource: options.keySource ?? defaultKeySource(provider),
+    secrets: [options.apiKey],
+  };
+  let sdk: Promise<Anthropic> | undefined;
+  const loadSdk = (): Promise<Anthropic> =>
+    (sdk ??= import("@anthropic-ai/sdk").then(
+      ({ default: AnthropicSdk }) =>
+        new AnthropicSdk({
+          apiKey: options.apiKey,
+          // Explicit, so the SDK never reads ANTHROPIC_BASE_URL from process.env itself.
+          baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
+          maxRetries: 0,
+          timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          openTelemetry: false,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        }),
+      (error: unknown) => {
+        sdk = undefined;
+        throw error;
+      },
+    ));
+
+  return {
+    provider,
+    async complete(request: ModelRequest): Promise<ModelResponse> {
+      const client = await loadSdk();
+      const params = toAnthropicParams(request);
+      const context = { ...errorContext, model: request.model };
+      try {
+        const message = request.onTextDelta
+          ? await streamMessage(client, params, request.onTextDelta, request.signal)
+          : await client.messages.create(params, { signal: request.signal });
+        return fromAnthropicMessage(message, `${provider}/${request.model}`);
+      } catch (error) {
+        if (error instanceof TextDeltaListenerError) throw error.cause;
+        rethrowModelFailure(error, provider, context, request.signal);
+      }
+    },
+  };
+}
+
+/** Thrown through the SDK when the caller's `onTextDelta` threw: the caller gets its own error back. */
+class TextDeltaListenerError extends Error {}
+
+async function streamMessage(
+  client: Anthropic,
+  params: Anthropic.MessageCreateParamsNonStreaming,
+  onTextDelta: (delta: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<Anthropic.Message> {
+  const stream = client.messages.stream(params, { signal });
+  let listenerFailure: TextDeltaListenerError | undefined;
+  stream.on("text", (delta) => {
+    if (listenerFailure) return;
+    try {
+      onTextDelta(delta);
+    } catch (error) {
+      listenerFailure = new TextDeltaListenerError("onTextDelta threw", { cause: error });
+      stream.abort();
+    }
+  });
+  try {
+    return await stream.finalMessage();
+  } catch (error) {
+    throw listenerFailure ?? error;
+  }
+}
+
+/** The Messages API request for a port request: system and last tool marked for caching. */
+export function toAnthropicParams(request: ModelRequest): Anthropic.MessageCreateParamsNonStreaming {
+  const tools = request.tools.map((tool, index) => toAnthropicTool(tool, index === request.tools.length - 1));
+  return {
+    model: request.model,
+    max_tokens: request.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+    ...(request.system === "" ? {} : { system: [{ type: "text", text: request.system, cache_control: EPHEMERAL }] }),
+    messages: toAnthropicMessages(request.messages),
+    ...(tools.length === 0 ? {} : { tools }),
+  };
+}
+
+function toAnthropicTool(tool: ToolDefinition, last: boolean): Anthropic.Tool {
+  return {
+    name: tool.name,
+    description: tool.description,
+    input_schema: tool.inputSchema as Anthropic.Tool.InputSchema,
+    ...(last ? { cache_control: EPHEMERAL } : {}),
+  };
+}
+
+type Block = Anthropic.ContentBlockParam;
+type Role = "user" | "assistant";
+
+/**
+ * Port messages → Messages API turns: assistant tool calls become `tool_use` blocks, tool
+ * results become `tool_result` blocks in a user turn, and consecutive same-role turns merge
+ * (the API wants user and assistant to alternate, with every tool_result first in its turn).
+ * Empty text is dropped: the API rejects empty text blocks.
+ */
+export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic.MessageParam[] {
+  const turns: Array<{ role: Role; content: Block[] }> = [];
+  const append = (role: Role, blocks: Block[]) => {
+    if (blocks.length === 0) return;
+    const last = turns.at(-1);
+    if (last?.role === role) last.content.push(...blocks);
+    else turns.push({ role, content: blocks });
+  };
+  for (const message of messages) {
+    if (message.role === "user") {
+      append("user", textBlocks(message.content));
+    } else if (message.role === "assistant") {
+      const toolUses = (message.toolCalls ?? []).map(
+        (call): Block => ({ type: "tool_use", id: call.id, name: call.name, input: call.arguments }),
+      );
+      append("assistant", [...textBlocks(message.content), ...toolUses]);
+    } else {
+      append("user", [
+        {
+          type: "tool_result",
+          tool_use_id: message.toolCallId,
+          content: message.content,
+          ...(message.isError ? { is_error: true } : {}),
+        },
+      ]);
+    }
+  }
+  return turns.map(({ role, content }) => ({
+    role,
+    content: role === "user" ? [...content.filter(isToolResult), ...content.filter((block) => !isToolResult(block))] : content,
+  }));
+}
+
+function textBlocks(text: string): Block[] {
+  return text === "" ? [] : [{ type: "text", text }];
+}
+
+function isToolResult(block: Block): boolean {
+  return block.type === "tool_result";
+}
+
+/** A Messages API reply → the port's response. */
+export function fromAnthropicMessage(message: Anthropic.Message, model: string): ModelResponse {
+  let text = "";
+  const toolCalls: ToolCall[] = [];
+  for (const block of message.content) {
+    if (block.type === "text") text += block.text;
+    else if (block.type === "tool_use") {
+      const input = block.input;
+      const argumentsObject =
+        typeof input === "object" && input !== null && !Array.isArray(input)
+          ? (input as Record<string, unknown>)
+          : { _raw: JSON.stringify(input) };
+      toolCalls.push({ id: block.id, name: block.name, arguments: argumentsObject });
+    }
+  }
+  const usage = message.usage;
+  return {
+    text,
+    toolCalls,
+    stopReason: stopReasonOf(message.stop_reason),
+    usage: {
+      inputTokens: usage.input_tokens ?? 0,
+      outputTokens: usage.output_tokens ?? 0,
+      cacheReadTokens: usage.cache_read_input_tokens ?? 0,
+      cacheWriteTokens: usage.cache_creation_input_tokens ?? 0,
+    },
+    model,
+  };
+}
+
+function stopReasonOf(reason: Anthropic.StopReason | null): ModelResponse["stopReason"] {
+  switch (reason) {
+    case "end_turn":
+    case "stop_sequence":
+      return "end_turn";
+    case "tool_use":
+      return "tool_use";
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "max_tokens";
+    default:
+      return "other";
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * One lane per session: work in a lane runs strictly in order; lanes run concurrently up to
+ * `maxConcurrent`. Nothing queued is dropped; `drain()` waits for everything in flight.
+ */
+export class SessionLanes {
+  readonly #tails = new Map<string, Promise<unknown>>();
+  readonly #waiting: Array<() => void> = [];
+  #running = 0;
+  #maxConcurrent: number;
+  #closed = false;
+
+  constructor(maxConcurrent: number) {
+    this.#maxConcurrent = Math.max(1, maxConcurrent);
+  }
+
+  set maxConcurrent(value: number) {
+    this.#maxConcurrent = Math.max(1, value);
+    while (this.#running < this.#maxConcurrent && this.#waiting.length > 0) {
+      this.#running++;
+      this.#waiting.shift()!();
+    }
+  }
+
+  get pending(): number {
+    return this.#tails.size;
+  }
+
+  /** Queue `work` on the lane `key`; resolves with its result once it has run. */
+  run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error("the agent is stopping; message not accepted"));
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    const result = previous.then(() => this.#withSlot(work));
+    const tail = result.catch(() => {});
+    this.#tails.set(key, tail);
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return result;
+  }
+
+  /** Stop taking new work and wait for queued work to finish. */
+  async drain(): Promise<void> {
+    this.#closed = true;
+    while (this.#tails.size > 0) await Promise.all([...this.#tails.values()]);
+  }
+
+  async #withSlot<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#running < this.#maxConcurrent) this.#running++;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve)); // the slot is handed over
+    try {
+      return await work();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#running--;
+    }
+  }
+}
