@@ -11,7 +11,7 @@ const httpUrl = z.string().regex(/^(https?|wss?):\/\/[^\s]+$/, "expected an http
 
 const modelId = z
   .string()
-  .regex(/^[A-Za-z0-9._-]+\/[^\s]+$/, "expected provider/model, e.g. anthropic/claude-sonnet-4-5");
+  .regex(/^[A-Za-z0-9._-]+\/[^\s]+$/, "expected provider/model, e.g. anthropic/claude-sonnet-5-5");
 
 const modelRef = z.union([
   modelId,

@@ -31,7 +31,7 @@ export interface ModelUsage {
 }
 
 export interface ModelRequest {
-  /** The model name without the provider prefix, e.g. `claude-sonnet-4-5`. */
+  /** The model name without the provider prefix, e.g. `claude-sonnet-5-5`. */
   readonly model: string;
   readonly system: string;
   readonly messages: readonly ChatMessage[];

@@ -32,7 +32,7 @@ export type ResolvedModelCandidates =
   | { readonly error: ModelError; readonly notes: readonly string[] };
 
 /** Used when no model is configured and an Anthropic key is available. */
-export const DEFAULT_ANTHROPIC_MODEL = "anthropic/claude-sonnet-4-5";
+export const DEFAULT_ANTHROPIC_MODEL = "anthropic/claude-sonnet-5-5";
 /** Used when no model is configured and only an OpenAI key is available. */
 export const DEFAULT_OPENAI_MODEL = "openai/gpt-4.1";
 
@@ -52,7 +52,7 @@ const clientCache = new Map<string, ModelClient>();
 
 /**
  * The candidates to try, primary first. With no model configured, picks
- * `anthropic/claude-sonnet-4-5` when an Anthropic key is available, else `openai/gpt-4.1`
+ * `anthropic/claude-sonnet-5-5` when an Anthropic key is available, else `openai/gpt-4.1`
  * when an OpenAI key is. A candidate that cannot be built (missing key, custom provider
  * without `baseUrl`, malformed ref) is skipped with a note; when none is left, returns a
  * MODEL_NOT_CONFIGURED error whose message names what to set (the env var or config key).
@@ -105,7 +105,7 @@ function buildCandidate(
 ): ModelCandidate | { fix: string } {
   const slash = ref.indexOf("/");
   if (slash <= 0 || slash === ref.length - 1) {
-    return { fix: `write "${ref}" as provider/model, e.g. anthropic/claude-sonnet-4-5` };
+    return { fix: `write "${ref}" as provider/model, e.g. anthropic/claude-sonnet-5-5` };
   }
   const provider = ref.slice(0, slash);
   const settings = providers[provider] ?? {};
@@ -128,7 +128,7 @@ function buildCandidate(
   if (!client) {
     const clientOptions = { apiKey, provider, keySource, ...(baseUrl === undefined ? {} : { baseUrl }) };
     client = api === "anthropic" ? createAnthropicClient(clientOptions) : createOpenAIClient(clientOptions);
-    
+    clientCache.set(cacheKey, client);
   }
   return { ref, client };
 }

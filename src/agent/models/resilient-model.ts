@@ -121,7 +121,7 @@ function backoff(attempt: number, baseDelayMs: number, random: () => number): nu
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** `anthropic/claude-sonnet-4-5` → `claude-sonnet-4-5` (model names may contain `/` themselves). */
+/** `anthropic/claude-sonnet-5-5` → `claude-sonnet-5-5` (model names may contain `/` themselves). */
 function modelName(ref: string): string {
   const slash = ref.indexOf("/");
   return slash === -1 ? ref : ref.slice(slash + 1);
