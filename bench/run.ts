@@ -18,8 +18,9 @@ import { killAllChildren } from "./gateway-process.ts";
 import { installBench } from "./install.ts";
 import { machineInfo } from "./machine-info.ts";
 import { startupBench } from "./startup.ts";
+import { agentBench } from "./agent.ts";
 
-const BENCHES: readonly BenchModule[] = [startupBench, installBench];
+const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench];
 
 interface BenchOutcome {
   name: string;

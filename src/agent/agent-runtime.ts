@@ -163,7 +163,7 @@ export class AgentRuntime {
     let lastModel: string | null = null;
 
     for (let round = 0; ; round++) {
-      const system = await this.#systemPrompt(agent, session.id, toolDefinitions.map((tool) => tool.name));
+      const system = await this.#systemPrompt(agent, toolDefinitions.map((tool) => tool.name));
       const window = await this.#window(session.id, Math.max(1_000, contextTokens - estimateTokens(system) - 4_096), model.client);
       let response: ModelResponse;
       try {
@@ -243,7 +243,7 @@ export class AgentRuntime {
     return { client, refs };
   }
 
-  async #systemPrompt(agent: { id: string; instructions?: string }, sessionId: string, toolNames: string[]): Promise<string> {
+  async #systemPrompt(agent: AgentEntry, toolNames: string[]): Promise<string> {
     const { files } = this.#deps;
     const [instructionsFile, memory] = await Promise.all([files.readInstructions(agent.id), files.memoryForPrompt(agent.id)]);
     const parts = [
@@ -252,7 +252,6 @@ export class AgentRuntime {
     if (agent.instructions?.trim() && instructionsFile.trim()) parts.push(instructionsFile.trim());
     parts.push(`## Long-term memory (MEMORY.md)\n${memory || "(empty — use memory_write to remember things that matter)"}`);
     if (toolNames.length) parts.push(`## Tools\nYou can call: ${toolNames.join(", ")}.`);
-    void sessionId;
     return parts.join("\n\n");
   }
 
