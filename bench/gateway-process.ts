@@ -52,9 +52,10 @@ export async function freePort(): Promise<number> {
  * would stall the gateway and the measurement with it.
  */
 export function spawnGateway(entry: string, options: { port: number; stateDir: string; cwd: string }): GatewayProcess {
-  const environment: NodeJS.ProcessEnv = { NODE_ENV: "production" };
+  // FAVCRM_MCP_URL: built-in FavCRM must never reach the internet from a bench.
+  const environment: NodeJS.ProcessEnv = { NODE_ENV: "production", FAVCRM_MCP_URL: "http://127.0.0.1:9/mcp" };
   for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("OPENCLAW_") && key !== "NODE_OPTIONS" && key !== "NODE_ENV") environment[key] = value;
+    if (!key.startsWith("OPENCLAW_") && !key.startsWith("FAVCRM_") && key !== "NODE_OPTIONS" && key !== "NODE_ENV") environment[key] = value;
   }
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [entry, "gateway", "--allow-unconfigured", "--port", String(options.port), "--state-dir", options.stateDir], {

@@ -1,5 +1,7 @@
 import type { GatewayExtension } from "../gateway/extension.ts";
-import { ToolCatalog } from "../tools/index.ts";
+import { ApprovalBroker, ToolAudit, ToolCatalog } from "../tools/index.ts";
+import { McpManager } from "../tools/mcp/index.ts";
+import { toolRoutes } from "../tools/tool-routes.ts";
 import { AgentRuntime } from "./agent-runtime.ts";
 import { chatRoutes } from "./chat-routes.ts";
 import { AgentFiles } from "./memory/agent-files.ts";
@@ -7,19 +9,43 @@ import { createMemoryTools } from "./memory/memory-tools.ts";
 import { resolveModelCandidates } from "./models/index.ts";
 import { SessionStore } from "./sessions/session-store.ts";
 
+const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
+
 /**
- * The agent capability: sessions, the loop, memory tools, and the web chat routes. Its
- * component says which model answers, or the one sentence that says how to configure one.
+ * The agent capability: sessions, the loop, memory tools, MCP servers behind the tool policy,
+ * approvals and the audit log, and their routes. Its component says which model answers, or the
+ * one sentence that says how to configure one.
  */
 export const agentExtension: GatewayExtension = {
   name: "agent",
   async setup(context) {
+    const currentConfig = () => {
+      const state = context.config.current();
+      return state.state === "valid" ? state.config : undefined;
+    };
     const sessions = new SessionStore(context.database);
     const files = new AgentFiles(context.paths.agents);
-    const tools = new ToolCatalog([createMemoryTools(files, sessions)]);
+    const memoryTools = createMemoryTools(files, sessions);
+    const mcp = new McpManager({
+      config: currentConfig,
+      env: context.environment.variables,
+      secrets: context.secrets,
+      logger: context.logger,
+      components: context.components,
+    });
+    const approvalTimeoutMs = () => currentConfig()?.tools?.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
+    const approvals = new ApprovalBroker(context.database, approvalTimeoutMs);
+    const audit = new ToolAudit(context.database);
+    const tools = new ToolCatalog({
+      sources: () => [memoryTools, ...mcp.sources()],
+      rules: () => currentConfig()?.tools?.policy ?? [],
+      approvals,
+      audit,
+    });
     let lastReport = 0;
     const runtime = new AgentRuntime({
-      config: context.config, sessions, files, tools, logger: context.logger, env: context.environment.variables,
+      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: context.environment.variables,
+      beforeTurn: () => mcp.warmUp(),
       // Refresh usage in the status at most once a second, not on every turn.
       onTurnFinished: () => {
         if (Date.now() - lastReport > 1_000) report();
@@ -27,8 +53,7 @@ export const agentExtension: GatewayExtension = {
     });
     const report = () => {
       lastReport = Date.now();
-      const state = context.config.current();
-      const config = state.state === "valid" ? state.config : undefined;
+      const config = currentConfig();
       const resolved = resolveModelCandidates({
         modelRef: config?.agents?.defaults?.model as Parameters<typeof resolveModelCandidates>[0]["modelRef"],
         providers: config?.models?.providers,
@@ -47,11 +72,23 @@ export const agentExtension: GatewayExtension = {
       }
     };
     report();
-    context.config.on("config-changed", report);
+    context.config.on("config-changed", () => {
+      report();
+      mcp.reload();
+    });
     return {
-      plugin: chatRoutes(runtime, sessions),
+      plugin: async (app) => {
+        await chatRoutes(runtime, sessions)(app);
+        await toolRoutes({ tools, approvals, audit, mcp })(app);
+      },
+      async start() {
+        mcp.start();
+      },
       async stop() {
+        // Calls waiting for a yes cannot finish once we stop: expire them so their turns end.
+        approvals.expireAll();
         await runtime.lanes.drain();
+        await mcp.close();
       },
     };
   },

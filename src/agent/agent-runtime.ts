@@ -3,7 +3,7 @@ import type { ConfigService } from "../gateway/config-service.ts";
 import type { FaradayConfig } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
-import type { ExecutedToolCall, ToolCatalog } from "../tools/index.ts";
+import type { ApprovalBroker, ExecutedToolCall, ToolCatalog, ToolNotice } from "../tools/index.ts";
 import { estimateTokens, planCompaction, renderForSummary } from "./context-window.ts";
 import type { AgentFiles } from "./memory/agent-files.ts";
 import type { ChatMessage, ModelResponse, ModelUsage } from "./models/model-client.ts";
@@ -27,8 +27,12 @@ export interface InboundChat {
   readonly agentId?: string;
   /** Continue this session (web chat); otherwise the chat's active session. */
   readonly sessionId?: string;
+  /** Who wrote it (platform user id; "web" for the web chat). Only they can approve its tool calls. */
+  readonly sender?: string;
   /** Called with each text fragment as the model streams. */
   readonly onDelta?: (text: string) => void;
+  /** Called when the gateway must tell the chat something mid-turn (an approval request). */
+  readonly onNotice?: (notice: ToolNotice) => void;
 }
 
 export interface TurnResult {
@@ -51,6 +55,9 @@ export interface AgentRuntimeDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Injected in tests to avoid real waits during retries. */
   readonly sleep?: (ms: number) => Promise<void>;
+  readonly approvals?: ApprovalBroker;
+  /** Runs before each model turn builds its tool list (MCP: try lazy servers once). */
+  readonly beforeTurn?: () => Promise<void>;
   /** Called after every turn (the extension refreshes the status it reports). */
   readonly onTurnFinished?: (result: TurnResult) => void;
 }
@@ -130,6 +137,13 @@ export class AgentRuntime {
   async handle(input: InboundChat): Promise<TurnResult> {
     const agent = this.resolveAgent(input);
     const session = this.#sessionFor(agent.id, input);
+    // A YES/NO answering a pending approval is handled here, outside the lane: the turn that
+    // asked is still running in it, waiting for exactly this answer.
+    const answered = this.#deps.approvals?.answerFromChat(session.id, input.sender ?? input.chat, input.text);
+    if (answered) {
+      const reply = answered.status === "approved" ? `Approved — running ${answered.tool}.` : `Cancelled — ${answered.tool} will not run.`;
+      return this.#commandReply(session, agent.id, reply);
+    }
     const result = await this.lanes.run(session.key, () => this.#turn(agent, this.#deps.sessions.get(session.id)!, input));
     this.#deps.onTurnFinished?.(result);
     return result;
@@ -157,8 +171,12 @@ export class AgentRuntime {
     const config = this.#config();
     const maxRounds = config?.agents?.defaults?.maxToolRounds ?? DEFAULT_MAX_TOOL_ROUNDS;
     const contextTokens = config?.agents?.defaults?.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
+    await this.#deps.beforeTurn?.();
     const toolDefinitions = tools.list();
-    const context = { agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat };
+    const context = {
+      agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: input.sender ?? input.chat,
+      ...(input.onNotice ? { notify: input.onNotice } : {}),
+    };
     let compactedForError = false;
     let lastModel: string | null = null;
 
@@ -251,7 +269,11 @@ export class AgentRuntime {
     ];
     if (agent.instructions?.trim() && instructionsFile.trim()) parts.push(instructionsFile.trim());
     parts.push(`## Long-term memory (MEMORY.md)\n${memory || "(empty — use memory_write to remember things that matter)"}`);
-    if (toolNames.length) parts.push(`## Tools\nYou can call: ${toolNames.join(", ")}.`);
+    if (toolNames.length) parts.push(`## Tools\nYou can call: ${toolNames.join(", ")}. Some calls need the user's approval; the gateway asks them itself — never treat your own text as approval.`);
+    const unavailable = this.#deps.tools.unavailable();
+    if (unavailable.length) {
+      parts.push(`## Unavailable right now\n${unavailable.map((source) => `- ${source.name} tools: ${source.reason}`).join("\n")}\nTell the user if they ask for something that needs them.`);
+    }
     return parts.join("\n\n");
   }
 

@@ -27,6 +27,7 @@ export function chatRoutes(runtime: AgentRuntime, sessions: SessionStore) {
       const input = {
         channel: "web",
         chat: "web",
+        sender: "web",
         text: body.text,
         ...(body.sessionId ? { sessionId: body.sessionId } : {}),
         ...(body.agentId ? { agentId: body.agentId } : {}),
@@ -51,7 +52,11 @@ export function chatRoutes(runtime: AgentRuntime, sessions: SessionStore) {
       raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
       const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       try {
-        const result = await runtime.handle({ ...input, onDelta: (text) => send("delta", { text }) });
+        const result = await runtime.handle({
+          ...input,
+          onDelta: (text) => send("delta", { text }),
+          onNotice: (notice) => send("approval", { id: notice.approval.id, tool: notice.approval.tool, arguments: notice.approval.arguments, expiresAt: notice.approval.expiresAt, text: notice.text }),
+        });
         send("done", result);
       } catch (error) {
         request.log.error({ err: error }, "chat turn failed");

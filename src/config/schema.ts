@@ -125,6 +125,7 @@ export const configSchema = z
     mcp: z.strictObject({ servers: z.record(z.string(), mcpServer).optional() }).optional(),
     mcpServers: z.record(z.string(), mcpServer).optional(),
     tools: z.strictObject({
+      approvalTimeoutMs: z.number().int().min(10_000).max(24 * 3_600_000).optional(),
       policy: z.array(z.strictObject({
         match: z.string().min(1),
         decision: z.enum(["auto", "confirm", "deny"]),

@@ -1,6 +1,7 @@
 import type { ToolDefinition } from "../agent/models/model-client.ts";
+import type { ApprovalRecord } from "./approvals/approval-broker.ts";
 
-/** MCP's tool annotations (hints; trusted only from trusted servers). */
+/** MCP's tool annotations (hints). Absent destructive/open-world hints mean true (MCP spec). */
 export interface ToolAnnotations {
   readonly readOnlyHint?: boolean;
   readonly destructiveHint?: boolean;
@@ -11,15 +12,29 @@ export interface ToolAnnotations {
 /** A tool as a source offers it: the model-facing definition plus what the policy needs. */
 export interface ToolDescriptor extends ToolDefinition {
   readonly annotations?: ToolAnnotations;
+  /** The tool's own name on its server, when the model-facing name is namespaced. */
+  readonly serverToolName?: string;
 }
 
-/** Who is calling: lets tools scope their effect (memory per agent) and policies ask in the right chat. */
+/** Something the gateway tells the person in the chat while a turn runs (an approval request). */
+export interface ToolNotice {
+  readonly type: "approval-requested";
+  readonly approval: ApprovalRecord;
+  /** Ready-to-send text: the tool, its masked arguments, "reply YES … or NO …". */
+  readonly text: string;
+}
+
+/** Who is calling: lets tools scope their effect and approvals ask the right person in the right chat. */
 export interface ToolCallContext {
   readonly agentId: string;
   readonly sessionId: string;
   readonly channel: string;
   readonly chat: string;
+  /** The person whose message started the turn; only they can approve its calls. */
+  readonly sender: string;
   readonly signal?: AbortSignal;
+  /** Deliver a notice to the chat (web chat: an SSE event; channels: a message with buttons). */
+  readonly notify?: (notice: ToolNotice) => void;
 }
 
 export interface ToolResult {
@@ -29,20 +44,17 @@ export interface ToolResult {
 }
 
 /**
- * A provider of tools: built-in memory tools now, one per MCP server later. `list()` is what is
- * available right now (a server that is down lists nothing).
+ * A provider of tools: the built-in memory tools, one per MCP server. `list()` is what is
+ * available right now (a server that is down lists nothing, and says why in `status()`).
  */
 export interface ToolSource {
   readonly name: string;
+  /** Trusted sources' annotations are believed (MCP spec); FavCRM and built-ins are trusted. */
+  readonly trusted: boolean;
   list(): readonly ToolDescriptor[];
   call(name: string, args: Record<string, unknown>, context: ToolCallContext): Promise<ToolResult>;
+  status?(): { readonly available: boolean; readonly reason: string };
 }
 
-/** The policy decision point every call passes. This issue knows only `auto`; the MCP issue adds the rest. */
+/** The policy's answer for one call. */
 export type ToolDecision = "auto" | "confirm" | "deny";
-
-export interface ToolPolicy {
-  decide(tool: ToolDescriptor, source: ToolSource, args: Record<string, unknown>): ToolDecision;
-}
-
-export const AUTO_POLICY: ToolPolicy = { decide: () => "auto" };

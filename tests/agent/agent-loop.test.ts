@@ -30,7 +30,8 @@ async function setup(t: TestContext, config: Record<string, unknown>, env: Recor
   const configService = new ConfigService(state, paths, env);
   const sessions = new SessionStore(database);
   const files = new AgentFiles(paths.agents);
-  const tools = new ToolCatalog([createMemoryTools(files, sessions)]);
+  const memoryTools = createMemoryTools(files, sessions);
+  const tools = new ToolCatalog({ sources: () => [memoryTools] });
   const sleeps: number[] = [];
   const runtime = new AgentRuntime({
     config: configService, sessions, files, tools, env,
@@ -99,7 +100,7 @@ test("parallel tool calls are all answered, in one follow-up request", async (t)
   assert.equal(result.reply, "done");
   const answered = toolResults(fake.requests.at(-1)!);
   assert.equal(answered.length, 3, "every call answered");
-  assert.match(answered[2]!.content, /There is no tool named no_such_tool\./);
+  assert.match(answered[2]!.content, /There is no tool named no_such_tool\b/);
   assert.deepEqual(result.toolCalls.map((call) => call.isError), [false, false, true]);
 });
 

@@ -18,6 +18,8 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
     if (/^(OPENCLAW_|FARADAY_|ANTHROPIC_|OPENAI_|TELEGRAM_|DISCORD_|FAVCRM_|LOG_LEVEL)/.test(key)) continue;
     env[key] = value;
   }
+  // Built-in FavCRM would reach api.favcrm.io on a first turn: point it at a closed loopback port.
+  env.FAVCRM_MCP_URL = "http://127.0.0.1:9/mcp";
   for (const [key, value] of Object.entries(extra)) if (value !== undefined) env[key] = value;
   return env;
 }

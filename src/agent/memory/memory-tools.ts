@@ -24,7 +24,7 @@ const TOOLS: readonly ToolDescriptor[] = [
       required: ["content"],
       additionalProperties: false,
     },
-    annotations: { readOnlyHint: false, destructiveHint: false },
+    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
   },
   {
     name: "memory_search",
@@ -43,6 +43,7 @@ const TOOLS: readonly ToolDescriptor[] = [
 export function createMemoryTools(files: AgentFiles, sessions: SessionStore): ToolSource {
   return {
     name: "memory",
+    trusted: true,
     list: () => TOOLS,
     async call(name: string, args: Record<string, unknown>, context: ToolCallContext): Promise<ToolResult> {
       switch (name) {

@@ -1,0 +1,284 @@
+/**
+ * Plumbing for bench/agent.ts: a gateway child with the fake model's environment (the shared
+ * spawnGateway() strips OPENCLAW_* and takes no extra variables), a keep-alive /api/chat
+ * client, per-turn timing of the in-process Anthropic fake, and /proc readings.
+ */
+import { spawn } from "node:child_process";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { readFile } from "node:fs/promises";
+import { Agent, request, type IncomingMessage, type ServerResponse } from "node:http";
+import type { GatewayProcess } from "./gateway-process.ts";
+import { trackChild } from "./gateway-process.ts";
+
+const OUTPUT_TAIL_BYTES = 8 * 1024;
+
+/**
+ * Spawns `node [nodeArgs] ENTRY gateway --allow-unconfigured --port P --state-dir D` with a
+ * clean environment (no OPENCLAW_*, ANTHROPIC_*, OPENAI_*, NODE_OPTIONS from ours) plus
+ * `env`. The child is registered with trackChild() so the runner's killAllChildren() ends it
+ * whatever happens; the handle works with waitForHealthy() and stopGateway().
+ */
+export function spawnAgentGateway(
+  entry: string,
+  options: { port: number; stateDir: string; cwd: string; env: Record<string, string>; nodeArgs?: readonly string[] },
+): GatewayProcess {
+  const environment: NodeJS.ProcessEnv = { NODE_ENV: "production" };
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(OPENCLAW_|FARADAY_|ANTHROPIC_|OPENAI_|TELEGRAM_|DISCORD_|LOG_LEVEL$|NODE_OPTIONS$|NODE_ENV$)/.test(key)) continue;
+    environment[key] = value;
+  }
+  Object.assign(environment, options.env);
+  const spawnedAt = performance.now();
+  const args = [...(options.nodeArgs ?? []), entry, "gateway", "--allow-unconfigured", "--port", String(options.port), "--state-dir", options.stateDir];
+  const child = spawn(process.execPath, args, { cwd: options.cwd, env: environment, stdio: ["ignore", "pipe", "pipe"] });
+  if (child.pid === undefined) throw new Error(`could not spawn ${process.execPath} ${entry}`);
+  trackChild(child);
+
+  let tail = "";
+  const handle: GatewayProcess = {
+    child,
+    pid: child.pid,
+    port: options.port,
+    stateDir: options.stateDir,
+    spawnedAt,
+    listeningAt: undefined,
+    exitStatus: undefined,
+    exited: new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        handle.exitStatus = code ?? signal ?? "unknown";
+        resolve(handle.exitStatus);
+      });
+    }),
+    outputTail: () => tail,
+  };
+  // Always drained: a full pipe would stall the gateway and the measurement with it.
+  const collect = (chunk: Buffer): void => {
+    const text = chunk.toString("utf8");
+    if (handle.listeningAt === undefined && text.includes('"gateway listening"')) handle.listeningAt = performance.now();
+    tail = (tail + text).slice(-OUTPUT_TAIL_BYTES);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  return handle;
+}
+
+export interface ChatAnswer {
+  status: number;
+  body: { sessionId?: string; reply?: string; errorCode?: string; error?: { code?: string; message?: string } } | undefined;
+  text: string;
+  /** Client round trip: request() to the response's last byte, in ms. */
+  rttMs: number;
+}
+
+/** A keep-alive POST /api/chat client: one socket per concurrent caller, reused. */
+export class ChatClient {
+  readonly #agent: Agent;
+  readonly #port: number;
+  readonly #token: string;
+
+  constructor(port: number, token: string, maxSockets: number) {
+    this.#port = port;
+    this.#token = token;
+    this.#agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: "lifo" });
+  }
+
+  chat(payload: { text: string; sessionId?: string }, timeoutMs = 30_000): Promise<ChatAnswer> {
+    const body = JSON.stringify(payload);
+    return new Promise((resolve, reject) => {
+      const started = performance.now();
+      const outgoing = request(
+        {
+          host: "127.0.0.1",
+          port: this.#port,
+          path: "/api/chat",
+          method: "POST",
+          agent: this.#agent,
+          timeout: timeoutMs,
+          headers: {
+            authorization: `Bearer ${this.#token}`,
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () => {
+            const rttMs = performance.now() - started;
+            const text = Buffer.concat(chunks).toString("utf8");
+            let parsed: ChatAnswer["body"];
+            try {
+              parsed = JSON.parse(text) as ChatAnswer["body"];
+            } catch {
+              parsed = undefined;
+            }
+            resolve({ status: response.statusCode ?? 0, body: parsed, text, rttMs });
+          });
+        },
+      );
+      outgoing.on("timeout", () => outgoing.destroy(new Error(`POST /api/chat timed out after ${timeoutMs} ms`)));
+      outgoing.on("error", reject);
+      outgoing.end(body);
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/**
+ * Times every response of the HTTP servers in this process (only the Anthropic fake runs
+ * one): from the request's headers being parsed to `response.end()`, keyed by the turn tag
+ * found in the response body (the echo step returns the user's text, which carries it).
+ * Uses node:diagnostics_channel, so the fake itself is not touched.
+ */
+export class FakeTimer {
+  readonly #pattern: RegExp;
+  /** tag -> ms the fake spent on the model call that answered it. */
+  readonly byTag = new Map<number, number>();
+  /** Every timed response, tagged or not. */
+  readonly all: number[] = [];
+  readonly #onStart: (message: unknown) => void;
+
+  constructor(pattern: RegExp) {
+    this.#pattern = pattern;
+    this.#onStart = (message: unknown) => {
+      const { response } = message as { request: IncomingMessage; response: ServerResponse };
+      const started = performance.now();
+      const originalEnd = response.end as (...args: unknown[]) => ServerResponse;
+      const timer = this;
+      (response as unknown as { end: (...args: unknown[]) => ServerResponse }).end = function (this: ServerResponse, ...args: unknown[]) {
+        const elapsed = performance.now() - started;
+        timer.all.push(elapsed);
+        const chunk = args[0];
+        const text = typeof chunk === "string" ? chunk : Buffer.isBuffer(chunk) ? chunk.toString("utf8") : "";
+        const match = timer.#pattern.exec(text);
+        if (match !== null) timer.byTag.set(Number(match[1]), elapsed);
+        return originalEnd.apply(this, args);
+      };
+    };
+    subscribe("http.server.request.start", this.#onStart);
+  }
+
+  reset(): void {
+    this.byTag.clear();
+    this.all.length = 0;
+  }
+
+  stop(): void {
+    unsubscribe("http.server.request.start", this.#onStart);
+  }
+}
+
+/** VmRSS and VmHWM from /proc/PID/status, in bytes. */
+export async function readProcessMemory(pid: number): Promise<{ rssBytes: number; peakRssBytes: number }> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kilobytes = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
+    if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`);
+    return Number(match[1]) * 1024;
+  };
+  return { rssBytes: kilobytes("VmRSS"), peakRssBytes: kilobytes("VmHWM") };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat (clock ticks of 1/100 s). */
+export async function readProcessCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) may hold spaces; the fields after its closing paren are fixed.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / 100;
+}
+
+/** Nearest-rank percentile of an unsorted list; NaN when empty. */
+export function percentile(values: readonly number[], fraction: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+/** Slope of the least-squares line through (x, y) points. */
+export function slope(points: ReadonlyArray<{ x: number; y: number }>): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const meanX = points.reduce((sum, point) => sum + point.x, 0) / n;
+  const meanY = points.reduce((sum, point) => sum + point.y, 0) / n;
+  let numerator = 0;
+  let denominator = 0;
+  for (const point of points) {
+    numerator += (point.x - meanX) * (point.y - meanY);
+    denominator += (point.x - meanX) ** 2;
+  }
+  return denominator === 0 ? Number.NaN : numerator / denominator;
+}
+
+/** Runs `worker(index)` for index 0..count-1 with at most `concurrency` at once. */
+export async function pool(count: number, concurrency: number, worker: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count) {
+      const index = next;
+      next += 1;
+      await worker(index);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+/**
+ * Live heap of a gateway started with `--inspect-port=127.0.0.1:0`: SIGUSR1 opens its
+ * inspector (nothing listens before), then over the DevTools protocol a full GC and
+ * process.memoryUsage(), then VmRSS. Tells garbage the GC had not yet collected from memory
+ * still held. Only for the end of a measurement: the inspector stays open afterwards.
+ * Undefined when any step fails or takes over `timeoutMs`.
+ */
+export async function memoryAfterFullGc(
+  gateway: GatewayProcess,
+  timeoutMs = 10_000,
+): Promise<{ rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number } | undefined> {
+  const deadline = performance.now() + timeoutMs;
+  gateway.child.kill("SIGUSR1");
+  let url: string | undefined;
+  while (url === undefined && performance.now() < deadline && gateway.exitStatus === undefined) {
+    url = /Debugger listening on (ws:\/\/\S+)/.exec(gateway.outputTail())?.[1];
+    if (url === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (url === undefined) return undefined;
+  const socket = new WebSocket(url);
+  const pending = new Map<number, (result: unknown) => void>();
+  let nextId = 0;
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  const call = (method: string, params: Record<string, unknown> = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => reject(new Error(`${method} timed out`)), Math.max(1, deadline - performance.now()));
+      pending.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("inspector did not open")), Math.max(1, deadline - performance.now()));
+      socket.addEventListener("open", () => (clearTimeout(timer), resolve()), { once: true });
+      socket.addEventListener("error", () => (clearTimeout(timer), reject(new Error("inspector connection failed"))), { once: true });
+    });
+    await call("HeapProfiler.collectGarbage");
+    const evaluated = (await call("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())", returnByValue: true })) as { result?: { value?: string } };
+    const usage = JSON.parse(evaluated.result?.value ?? "{}") as { heapUsed: number; heapTotal: number; external: number };
+    const { rssBytes } = await readProcessMemory(gateway.pid);
+    return { rssBytes, heapUsedBytes: usage.heapUsed, heapTotalBytes: usage.heapTotal, externalBytes: usage.external };
+  } catch {
+    return undefined;
+  } finally {
+    socket.close();
+  }
+}

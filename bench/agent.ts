@@ -1,0 +1,439 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startAnthropicFake } from "../tests/fakes/anthropic-fake.ts";
+import { echoLastUserMessage, type ModelFake } from "../tests/fakes/model-script.ts";
+import {
+  ChatClient,
+  FakeTimer,
+  memoryAfterFullGc,
+  percentile,
+  pool,
+  readProcessCpuSeconds,
+  readProcessMemory,
+  slope,
+  spawnAgentGateway,
+} from "./agent-gateway.ts";
+import { formatMiB, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
+import { freePort, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
+
+const TOKEN = "bench-gateway-token-0123456789abcdef";
+const ANTHROPIC_KEY = "sk-ant-bench-key-for-the-fake-000000";
+const MODEL = "anthropic/claude-bench";
+
+/** Throughput: 50 sessions, each a sequence of turns; stop at 3,000 turns or 20 s. */
+const LOAD_SESSIONS = 50;
+const LOAD_MAX_TURNS = 3_000;
+const LOAD_MAX_MS = 20_000;
+/** Turns per session before the clock starts (the first creates the session, loads the SDK, warms the JIT). */
+const WARMUP_TURNS_PER_SESSION = 3;
+/** One session, one turn at a time: the gateway's own cost per turn without queueing. */
+const SERIAL_TURNS = 300;
+const SERIAL_MAX_MS = 15_000;
+
+/** Memory: 10,000 turns over 1,000 sessions (10 rounds of one turn each), 50 in flight. */
+const MEMORY_SESSIONS = 1_000;
+const MEMORY_ROUNDS = 10;
+const MEMORY_CONCURRENCY = 50;
+const MEMORY_MAX_MS = 90_000;
+
+/** Append cost: a session of 100,000 messages vs an empty one, 1,000 appends each, 3 rounds. */
+const FULL_SESSION_MESSAGES = 100_000;
+const FILL_MAX_MS = 60_000;
+const APPENDS_PER_SAMPLE = 1_000;
+const APPEND_ROUNDS = 3;
+
+const HEALTHY_TIMEOUT_MS = 15_000;
+const TAG = /bench-turn-(\d+)\b/;
+const MiB = 1024 * 1024;
+
+/**
+ * Agent turns through the BUILT gateway against the in-process Anthropic fake (loopback,
+ * echo step, no latency): turns per second and per-turn latency with 50 concurrent sessions
+ * (maxConcurrent default and 50), RSS over 10,000 turns in 1,000 sessions, and the cost of
+ * SessionStore.append on a 100,000-message session vs an empty one (in-process).
+ *
+ * FARADAY_BENCH_CPU_PROF_DIR=DIR runs every gateway with `--cpu-prof --cpu-prof-dir DIR`;
+ * FARADAY_BENCH_GATEWAY_NODE_ARGS="--max-semi-space-size=2 …" passes flags to every gateway's node
+ * (to try V8 settings; the figures are then not those of `node dist/index.js`).
+ */
+export const agentBench: BenchModule = {
+  name: "agent",
+  description: "agent turns/s and latency (50 sessions), RSS over 10k turns, SessionStore.append at 100k messages",
+  async run(context: BenchContext): Promise<BenchResult> {
+    const scratch = await mkdtemp(join(tmpdir(), "faraday-bench-agent-"));
+    const timer = new FakeTimer(TAG);
+    let fake: ModelFake | undefined;
+    try {
+      fake = await startAnthropicFake({ defaultStep: echoLastUserMessage, apiKey: ANTHROPIC_KEY });
+      const environment = { fake, timer, scratch, context, nextTag: 0 };
+      const defaultLoad = await measureLoad(environment, undefined);
+      const wideLoad = await measureLoad(environment, 50);
+      const memory = await measureMemory(environment);
+      const append = await measureAppend(context, scratch);
+      return {
+        rows: rowsFor(defaultLoad, wideLoad, memory, append),
+        data: { fakeUrl: fake.url, loadMaxConcurrentDefault: defaultLoad, loadMaxConcurrent50: wideLoad, memory, append },
+      };
+    } finally {
+      timer.stop();
+      await fake?.close();
+      await rm(scratch, { recursive: true, force: true });
+    }
+  },
+};
+
+interface Environment {
+  fake: ModelFake;
+  timer: FakeTimer;
+  scratch: string;
+  context: BenchContext;
+  nextTag: number;
+}
+
+interface TurnRecord {
+  tag: number;
+  rttMs: number;
+  fakeMs: number | undefined;
+}
+
+/** Failed turns are counted, the first few kept for the report. */
+class Failures {
+  count = 0;
+  readonly samples: string[] = [];
+  add(message: string): void {
+    this.count += 1;
+    if (this.samples.length < 5) this.samples.push(message.slice(0, 300));
+  }
+}
+
+/** Extra node flags for the gateway, from FARADAY_BENCH_GATEWAY_NODE_ARGS; [] normally. */
+const EXTRA_NODE_ARGS = (process.env.FARADAY_BENCH_GATEWAY_NODE_ARGS ?? "").split(/\s+/).filter((arg) => arg !== "");
+
+async function startGatewayWith(environment: Environment, label: string, maxConcurrent: number | undefined, nodeArgs: readonly string[] = []): Promise<GatewayProcess> {
+  const stateDir = join(environment.scratch, label);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const defaults = maxConcurrent === undefined ? { model: MODEL } : { model: MODEL, maxConcurrent };
+  await writeFile(join(stateDir, "openclaw.json"), `${JSON.stringify({ agents: { defaults, list: [{ id: "main", default: true }] } }, null, 2)}\n`);
+  const profileDir = process.env.FARADAY_BENCH_CPU_PROF_DIR;
+  const profileArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", `gateway-${label}.cpuprofile`] : [];
+  const allArgs = [...EXTRA_NODE_ARGS, ...profileArgs, ...nodeArgs];
+  if (allArgs.length > 0) environment.context.log(`${label}: gateway node flags ${allArgs.join(" ")}`);
+  const gateway = spawnAgentGateway(environment.context.entry, {
+    port: await freePort(),
+    stateDir,
+    cwd: environment.scratch,
+    env: { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: environment.fake.url },
+    nodeArgs: allArgs,
+  });
+  await waitForHealthy(gateway, { timeoutMs: HEALTHY_TIMEOUT_MS, intervalMs: 10 });
+  return gateway;
+}
+
+/** One turn; returns its record or throws with what went wrong. */
+async function turn(environment: Environment, client: ChatClient, sessionId: string | undefined, note: string): Promise<TurnRecord & { sessionId: string }> {
+  const tag = environment.nextTag++;
+  const text = `bench-turn-${tag} ${note}: hello from the benchmark, please echo this line back.`;
+  const answer = await client.chat(sessionId === undefined ? { text } : { text, sessionId });
+  // The fake keeps every request it saw; nothing here reads them, so keep the list short.
+  if (environment.fake.requests.length > 256) environment.fake.requests.length = 0;
+  const reply = answer.body?.reply;
+  if (answer.status !== 200 || typeof reply !== "string" || answer.body?.errorCode !== undefined || !reply.includes(`bench-turn-${tag} `) || typeof answer.body?.sessionId !== "string") {
+    throw new Error(`turn ${tag}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
+  }
+  const fakeMs = environment.timer.byTag.get(tag);
+  environment.timer.byTag.delete(tag);
+  return { tag, rttMs: answer.rttMs, fakeMs, sessionId: answer.body.sessionId };
+}
+
+function latencySummary(records: readonly TurnRecord[]) {
+  const rtt = records.map((record) => record.rttMs);
+  const timed = records.filter((record) => record.fakeMs !== undefined);
+  const added = timed.map((record) => record.rttMs - (record.fakeMs as number));
+  const fake = timed.map((record) => record.fakeMs as number);
+  const round = (value: number): number => Number(value.toFixed(2));
+  return {
+    turns: records.length,
+    turnsWithFakeTiming: timed.length,
+    rttMs: { p50: round(percentile(rtt, 0.5)), p90: round(percentile(rtt, 0.9)), p99: round(percentile(rtt, 0.99)), max: round(percentile(rtt, 1)) },
+    addedMs: { p50: round(percentile(added, 0.5)), p90: round(percentile(added, 0.9)), p99: round(percentile(added, 0.99)), max: round(percentile(added, 1)) },
+    fakeMs: { p50: round(percentile(fake, 0.5)), p99: round(percentile(fake, 0.99)), max: round(percentile(fake, 1)) },
+  };
+}
+
+async function measureLoad(environment: Environment, maxConcurrent: number | undefined) {
+  const label = maxConcurrent === undefined ? "load-default" : `load-${maxConcurrent}`;
+  const describe = maxConcurrent === undefined ? "maxConcurrent default (4)" : `maxConcurrent ${maxConcurrent}`;
+  const gateway = await startGatewayWith(environment, label, maxConcurrent);
+  const client = new ChatClient(gateway.port, TOKEN, LOAD_SESSIONS);
+  const failures = new Failures();
+  try {
+    // Warm-up: each session's first turn creates it; the first model call loads the SDK.
+    const sessions: string[] = [];
+    await pool(LOAD_SESSIONS, LOAD_SESSIONS, async (index) => {
+      let sessionId: string | undefined;
+      for (let warm = 0; warm < WARMUP_TURNS_PER_SESSION; warm += 1) sessionId = (await turn(environment, client, sessionId, `warm ${index}`)).sessionId;
+      sessions[index] = sessionId as string;
+    });
+
+    // Serial: one session, one turn at a time; what a turn costs the gateway without a queue.
+    const serial: TurnRecord[] = [];
+    const serialDeadline = performance.now() + SERIAL_MAX_MS;
+    let serialSession: string | undefined;
+    for (let index = 0; index < SERIAL_TURNS && performance.now() < serialDeadline; index += 1) {
+      try {
+        const record = await turn(environment, client, serialSession, "serial");
+        serialSession = record.sessionId;
+        serial.push(record);
+      } catch (error) {
+        failures.add((error as Error).message);
+        if (failures.count > 20) break;
+      }
+    }
+
+    // Load: 50 sessions, each a sequence of turns, until 3,000 turns were sent or 20 s passed.
+    environment.timer.reset();
+    const records: TurnRecord[] = [];
+    let issued = 0;
+    const gatewayCpuBefore = await readProcessCpuSeconds(gateway.pid);
+    const benchCpuBefore = process.cpuUsage();
+    const started = performance.now();
+    const deadline = started + LOAD_MAX_MS;
+    await Promise.all(
+      sessions.map(async (sessionId) => {
+        while (issued < LOAD_MAX_TURNS && performance.now() < deadline && failures.count <= 20) {
+          issued += 1;
+          try {
+            records.push(await turn(environment, client, sessionId, "load"));
+          } catch (error) {
+            failures.add((error as Error).message);
+          }
+        }
+      }),
+    );
+    const elapsedMs = performance.now() - started;
+    const gatewayCpuSeconds = (await readProcessCpuSeconds(gateway.pid)) - gatewayCpuBefore;
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    const memory = await readProcessMemory(gateway.pid);
+    const turnsPerSecond = records.length / (elapsedMs / 1000);
+    const load = latencySummary(records);
+    const serialSummary = latencySummary(serial);
+    environment.context.log(
+      `${describe}: ${records.length} turns in ${(elapsedMs / 1000).toFixed(2)} s = ${turnsPerSecond.toFixed(0)} turns/s; ` +
+        `round trip p50 ${load.rttMs.p50} ms p99 ${load.rttMs.p99} ms; serial added p50 ${serialSummary.addedMs.p50} ms p99 ${serialSummary.addedMs.p99} ms; ` +
+        `gateway CPU ${((gatewayCpuSeconds / elapsedMs) * 100_000).toFixed(0)}%; ${failures.count} failed`,
+    );
+    return {
+      maxConcurrent: maxConcurrent ?? "default",
+      sessions: LOAD_SESSIONS,
+      issued,
+      completedTurns: records.length,
+      elapsedMs: Number(elapsedMs.toFixed(1)),
+      turnsPerSecond: Number(turnsPerSecond.toFixed(1)),
+      /** Little's law for a closed loop: 50 turns always in flight, so mean latency = 50 / throughput. */
+      closedLoopMeanLatencyMs: Number(((LOAD_SESSIONS / turnsPerSecond) * 1000).toFixed(1)),
+      load,
+      serial: { ...serialSummary, turnsPerSecond: serial.length / (serial.reduce((sum, record) => sum + record.rttMs, 0) / 1000) },
+      gatewayCpuPercent: Number(((gatewayCpuSeconds / elapsedMs) * 100_000).toFixed(1)),
+      benchProcessCpuPercent: Number((((benchCpu.user + benchCpu.system) / 1000 / elapsedMs) * 100).toFixed(1)),
+      gatewayRssAfterBytes: memory.rssBytes,
+      failures: failures.count,
+      failureSamples: failures.samples,
+    };
+  } finally {
+    client.close();
+    await stopGateway(gateway, "SIGTERM");
+  }
+}
+
+async function measureMemory(environment: Environment) {
+  // --inspect-port only says where the inspector listens if SIGUSR1 opens it (after the last sample).
+  const gateway = await startGatewayWith(environment, "memory", MEMORY_CONCURRENCY, ["--inspect-port=127.0.0.1:0"]);
+  const client = new ChatClient(gateway.port, TOKEN, MEMORY_CONCURRENCY);
+  const failures = new Failures();
+  try {
+    const samples: Array<{ turns: number; rssBytes: number; elapsedMs: number }> = [];
+    const started = performance.now();
+    samples.push({ turns: 0, rssBytes: (await readProcessMemory(gateway.pid)).rssBytes, elapsedMs: 0 });
+    const sessions: Array<string | undefined> = new Array(MEMORY_SESSIONS).fill(undefined);
+    let turns = 0;
+    let timedOut = false;
+    for (let round = 0; round < MEMORY_ROUNDS; round += 1) {
+      if (performance.now() - started > MEMORY_MAX_MS || failures.count > 20) {
+        timedOut = performance.now() - started > MEMORY_MAX_MS;
+        break;
+      }
+      // One turn for every session per round: 1,000 turns between samples.
+      await pool(MEMORY_SESSIONS, MEMORY_CONCURRENCY, async (index) => {
+        if (performance.now() - started > MEMORY_MAX_MS || failures.count > 20) return;
+        try {
+          sessions[index] = (await turn(environment, client, sessions[index], `memory ${index}`)).sessionId;
+          turns += 1;
+        } catch (error) {
+          failures.add((error as Error).message);
+        }
+      });
+      environment.timer.reset();
+      const elapsedMs = performance.now() - started;
+      samples.push({ turns, rssBytes: (await readProcessMemory(gateway.pid)).rssBytes, elapsedMs: Number(elapsedMs.toFixed(0)) });
+      environment.context.log(`memory: ${turns} turns, VmRSS ${formatMiB(samples.at(-1)!.rssBytes)} at ${(elapsedMs / 1000).toFixed(1)} s`);
+    }
+    const final = await readProcessMemory(gateway.pid);
+    const afterGc = await memoryAfterFullGc(gateway);
+    if (afterGc !== undefined) {
+      environment.context.log(`memory: after a forced full GC VmRSS ${formatMiB(afterGc.rssBytes)}, V8 heap used ${formatMiB(afterGc.heapUsedBytes)} of ${formatMiB(afterGc.heapTotalBytes)}`);
+    }
+    const tail = samples.slice(-5).map((sample) => ({ x: sample.turns / 1000, y: sample.rssBytes / MiB }));
+    return {
+      sessions: MEMORY_SESSIONS,
+      turns,
+      timedOut,
+      elapsedMs: Number((performance.now() - started).toFixed(0)),
+      samples,
+      finalRssBytes: samples.at(-1)!.rssBytes,
+      peakRssBytes: final.peakRssBytes,
+      afterFullGc: afterGc ?? null,
+      lastFiveSlopeMiBPer1000Turns: Number(slope(tail).toFixed(2)),
+      failures: failures.count,
+      failureSamples: failures.samples,
+    };
+  } finally {
+    client.close();
+    await stopGateway(gateway, "SIGTERM");
+  }
+}
+
+const WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"];
+const sampleText = (index: number): string =>
+  `message ${index} about ${WORDS[index % WORDS.length]} and ${WORDS[(index * 7) % WORDS.length]}: the quick brown fox ${index % 97} jumps over the lazy dog`;
+
+async function measureAppend(context: BenchContext, scratch: string) {
+  const { openDatabase } = await import("../src/state/database.ts");
+  const { SessionStore } = await import("../src/agent/sessions/session-store.ts");
+  const directory = join(scratch, "append");
+  await mkdir(directory, { recursive: true });
+  const database = await openDatabase(join(directory, "faraday.sqlite"));
+  try {
+    const store = new SessionStore(database);
+    const session = (name: string) => store.create({ key: `main:bench:${name}`, agentId: "main", channel: "bench", chat: name });
+    const append = (id: string, index: number) =>
+      store.append(id, index % 2 === 0 ? { role: "user", content: sampleText(index) } : { role: "assistant", content: sampleText(index) });
+
+    // Warm the statements and the JIT on a throwaway session.
+    const warm = session("warm");
+    for (let index = 0; index < 500; index += 1) append(warm.id, index);
+
+    const full = session("full");
+    const fillStarted = performance.now();
+    let filled = 0;
+    while (filled < FULL_SESSION_MESSAGES && performance.now() - fillStarted < FILL_MAX_MS) {
+      for (let batch = 0; batch < 1_000 && filled < FULL_SESSION_MESSAGES; batch += 1) append(full.id, filled++);
+    }
+    const fillMs = performance.now() - fillStarted;
+    context.log(`append: filled one session with ${filled} messages in ${(fillMs / 1000).toFixed(1)} s (${((fillMs * 1000) / filled).toFixed(1)} µs/append)`);
+
+    const timeAppends = (id: string, offset: number): number => {
+      const started = performance.now();
+      for (let index = 0; index < APPENDS_PER_SAMPLE; index += 1) append(id, offset + index);
+      return ((performance.now() - started) * 1000) / APPENDS_PER_SAMPLE;
+    };
+    const emptyRuns: number[] = [];
+    const fullRuns: number[] = [];
+    for (let round = 0; round < APPEND_ROUNDS; round += 1) {
+      // A fresh empty session each round; the full one keeps growing past 100,000.
+      emptyRuns.push(timeAppends(session(`empty-${round}`).id, 0));
+      fullRuns.push(timeAppends(full.id, filled + round * APPENDS_PER_SAMPLE));
+    }
+    const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+    const emptyMicros = median(emptyRuns);
+    const fullMicros = median(fullRuns);
+    context.log(`append: empty session ${emptyMicros.toFixed(1)} µs/append, ${filled}-message session ${fullMicros.toFixed(1)} µs/append`);
+    return {
+      filledMessages: filled,
+      fillMs: Number(fillMs.toFixed(0)),
+      fillMicrosPerAppend: Number(((fillMs * 1000) / filled).toFixed(2)),
+      appendsPerSample: APPENDS_PER_SAMPLE,
+      emptyMicrosPerAppend: emptyRuns.map((value) => Number(value.toFixed(2))),
+      fullMicrosPerAppend: fullRuns.map((value) => Number(value.toFixed(2))),
+      emptyMedianMicros: Number(emptyMicros.toFixed(2)),
+      fullMedianMicros: Number(fullMicros.toFixed(2)),
+      ratio: Number((fullMicros / emptyMicros).toFixed(3)),
+    };
+  } finally {
+    database.close();
+  }
+}
+
+function rowsFor(
+  defaultLoad: Awaited<ReturnType<typeof measureLoad>>,
+  wideLoad: Awaited<ReturnType<typeof measureLoad>>,
+  memory: Awaited<ReturnType<typeof measureMemory>>,
+  append: Awaited<ReturnType<typeof measureAppend>>,
+): BenchRow[] {
+  const ms = (value: number): string => `${value.toFixed(1)} ms`;
+  const failed = (count: number): string => (count > 0 ? `; ${count} FAILED turns` : "");
+  const loadRows = (load: typeof defaultLoad, label: string): BenchRow[] => [
+    {
+      figure: `turns/s, 50 sessions, ${label}`,
+      ours: `${load.turnsPerSecond.toFixed(0)} (${load.completedTurns} turns in ${(load.elapsedMs / 1000).toFixed(1)} s; gateway CPU ${load.gatewayCpuPercent.toFixed(0)}%, bench ${load.benchProcessCpuPercent.toFixed(0)}%${failed(load.failures)})`,
+      anchor: "",
+      target: ">= 300",
+      met: load.turnsPerSecond >= 300 && load.failures === 0,
+    },
+    {
+      figure: `  added latency p50 / p99 under that load`,
+      ours: `${ms(load.load.addedMs.p50)} / ${ms(load.load.addedMs.p99)} (round trip ${ms(load.load.rttMs.p50)} / ${ms(load.load.rttMs.p99)})`,
+      anchor: "",
+      target: "p99 <= 50 ms",
+      met: load.load.addedMs.p99 <= 50,
+    },
+  ];
+  const serial = wideLoad.serial;
+  const memoryTurns = memory.turns === MEMORY_SESSIONS * MEMORY_ROUNDS ? "10,000 turns" : `${memory.turns} turns (bounded at ${MEMORY_MAX_MS / 1000} s)`;
+  return [
+    ...loadRows(defaultLoad, "maxConcurrent 4 (default)"),
+    ...loadRows(wideLoad, "maxConcurrent 50"),
+    {
+      figure: "  added latency p50 / p99, 1 session, 1 turn at a time",
+      ours: `${ms(serial.addedMs.p50)} / ${ms(serial.addedMs.p99)} (${serial.turns} turns; fake model ${ms(serial.fakeMs.p50)} / ${ms(serial.fakeMs.p99)})`,
+      anchor: "",
+      target: "p99 <= 50 ms",
+      met: serial.addedMs.p99 <= 50,
+    },
+    {
+      figure: `gateway RSS after ${memoryTurns} in 1,000 sessions`,
+      ours: `${formatMiB(memory.finalRssBytes)} (peak ${formatMiB(memory.peakRssBytes)}; ${(memory.elapsedMs / 1000).toFixed(1)} s${failed(memory.failures)})`,
+      anchor: "",
+      target: "<= 150 MiB",
+      met: memory.finalRssBytes <= 150 * MiB && memory.failures === 0 && !memory.timedOut,
+    },
+    {
+      figure: "  RSS trend, fit over the last 5 samples",
+      ours: `${memory.lastFiveSlopeMiBPer1000Turns >= 0 ? "+" : ""}${memory.lastFiveSlopeMiBPer1000Turns.toFixed(2)} MiB / 1,000 turns (samples: ${memory.samples.map((sample) => (sample.rssBytes / MiB).toFixed(0)).join(" ")} MiB)`,
+      anchor: "",
+      target: "<= +1 MiB / 1,000 turns",
+      met: memory.lastFiveSlopeMiBPer1000Turns <= 1,
+    },
+    {
+      figure: "  then, after a forced full GC (diagnostic)",
+      ours: memory.afterFullGc === null
+        ? "could not open the inspector"
+        : `VmRSS ${formatMiB(memory.afterFullGc.rssBytes)}; V8 heap used ${formatMiB(memory.afterFullGc.heapUsedBytes)} of ${formatMiB(memory.afterFullGc.heapTotalBytes)}`,
+      anchor: "",
+      target: "",
+    },
+    {
+      figure: "SessionStore.append, empty session",
+      ours: `${append.emptyMedianMicros.toFixed(1)} µs`,
+      anchor: "",
+      target: "",
+    },
+    {
+      figure: `SessionStore.append, ${append.filledMessages.toLocaleString("en-US")}-message session`,
+      ours: `${append.fullMedianMicros.toFixed(1)} µs (ratio ${append.ratio.toFixed(2)})`,
+      anchor: "",
+      target: "ratio ≈ 1 (<= 1.5)",
+      met: append.ratio <= 1.5 && append.filledMessages >= FULL_SESSION_MESSAGES,
+    },
+  ];
+}

@@ -1,0 +1,126 @@
+import { randomBytes } from "node:crypto";
+import type { Database } from "../../state/index.ts";
+
+export type ApprovalStatus = "pending" | "approved" | "denied" | "expired";
+
+export interface ApprovalRecord {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly sessionId: string;
+  readonly agentId: string;
+  readonly channel: string;
+  readonly chat: string;
+  readonly requester: string;
+  readonly tool: string;
+  /** Masked arguments, as shown to the person. */
+  readonly arguments: Record<string, unknown>;
+  readonly reason: string;
+  readonly status: ApprovalStatus;
+  readonly decidedBy: string | null;
+  readonly decidedAt: string | null;
+}
+
+export interface ApprovalOutcome {
+  readonly status: Exclude<ApprovalStatus, "pending">;
+  readonly decidedBy: string | null;
+}
+
+interface Row {
+  id: string; created_at: string; expires_at: string; session_id: string; agent_id: string; channel: string; chat: string;
+  requester: string; tool: string; arguments: string; reason: string; status: ApprovalStatus; decided_by: string | null; decided_at: string | null;
+}
+
+const toRecord = (row: Row): ApprovalRecord => ({
+  id: row.id, createdAt: row.created_at, expiresAt: row.expires_at, sessionId: row.session_id, agentId: row.agent_id,
+  channel: row.channel, chat: row.chat, requester: row.requester, tool: row.tool, arguments: JSON.parse(row.arguments),
+  reason: row.reason, status: row.status, decidedBy: row.decided_by, decidedAt: row.decided_at,
+});
+
+const YES = /^(yes|y|ok|okay|approve|go ahead|好|是)\W*$/i;
+const NO = /^(no|n|cancel|deny|stop|不|否)\W*$/i;
+
+/**
+ * Pending tool calls waiting for a person's yes. A call resolves only through a reply from the
+ * same person in the same session, or the API — never from model output — and expires on its own.
+ */
+export class ApprovalBroker {
+  readonly #database: Database;
+  readonly #waiters = new Map<string, { resolve: (outcome: ApprovalOutcome) => void; timer: NodeJS.Timeout }>();
+  readonly #timeoutMs: () => number;
+
+  constructor(database: Database, timeoutMs: () => number = () => 10 * 60_000) {
+    this.#database = database;
+    this.#timeoutMs = timeoutMs;
+    // Calls that were waiting when the previous process died cannot resume: their turn is gone.
+    database.prepare("UPDATE approvals SET status = 'expired', decided_at = ? WHERE status = 'pending'").run(new Date().toISOString());
+  }
+
+  /** Record a pending approval; `outcome` resolves on yes, no, or expiry. */
+  request(input: Omit<ApprovalRecord, "id" | "createdAt" | "expiresAt" | "status" | "decidedBy" | "decidedAt">): { record: ApprovalRecord; outcome: Promise<ApprovalOutcome> } {
+    const id = randomBytes(6).toString("base64url");
+    const now = Date.now();
+    const timeout = this.#timeoutMs();
+    this.#database.prepare(`INSERT INTO approvals (id, created_at, expires_at, session_id, agent_id, channel, chat, requester, tool, arguments, reason)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      id, new Date(now).toISOString(), new Date(now + timeout).toISOString(), input.sessionId, input.agentId, input.channel, input.chat,
+      input.requester, input.tool, JSON.stringify(input.arguments), input.reason,
+    );
+    const outcome = new Promise<ApprovalOutcome>((resolve) => {
+      const timer = setTimeout(() => this.#settle(id, "expired", null), timeout);
+      timer.unref();
+      this.#waiters.set(id, { resolve, timer });
+    });
+    return { record: this.get(id)!, outcome };
+  }
+
+  get(id: string): ApprovalRecord | undefined {
+    const row = this.#database.prepare("SELECT * FROM approvals WHERE id = ?").get(id) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  pending(sessionId?: string): ApprovalRecord[] {
+    const rows = sessionId
+      ? this.#database.prepare("SELECT * FROM approvals WHERE status = 'pending' AND session_id = ? ORDER BY created_at").all(sessionId)
+      : this.#database.prepare("SELECT * FROM approvals WHERE status = 'pending' ORDER BY created_at").all();
+    return (rows as unknown as Row[]).map(toRecord);
+  }
+
+  /** Decide through the API or dashboard. Returns the record, or undefined when not pending. */
+  decide(id: string, approve: boolean, by: string): ApprovalRecord | undefined {
+    const record = this.get(id);
+    if (!record || record.status !== "pending") return undefined;
+    return this.#settle(id, approve ? "approved" : "denied", by);
+  }
+
+  /**
+   * A chat message that may answer a pending approval: YES/NO from the requester in the same
+   * session. Returns the decided record, or undefined when the message is not such an answer.
+   */
+  answerFromChat(sessionId: string, sender: string, text: string): ApprovalRecord | undefined {
+    const answer = text.trim();
+    const approve = YES.test(answer);
+    if (!approve && !NO.test(answer)) return undefined;
+    const waiting = this.pending(sessionId).filter((record) => record.requester === sender);
+    const latest = waiting.at(-1);
+    if (!latest) return undefined;
+    return this.#settle(latest.id, approve ? "approved" : "denied", `user:${sender}`);
+  }
+
+  #settle(id: string, status: Exclude<ApprovalStatus, "pending">, by: string | null): ApprovalRecord | undefined {
+    const changed = this.#database.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending'")
+      .run(status, by, new Date().toISOString(), id);
+    const waiter = this.#waiters.get(id);
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      this.#waiters.delete(id);
+      if (Number(changed.changes) > 0) waiter.resolve({ status, decidedBy: by });
+    }
+    return this.get(id);
+  }
+
+  /** Expire everything still waiting (shutdown). */
+  expireAll(): void {
+    for (const id of [...this.#waiters.keys()]) this.#settle(id, "expired", null);
+  }
+}
