@@ -157,7 +157,7 @@ test("favcrm fake: tools/list works without a key and carries FavCRM's annotatio
   assert.deepEqual(await acceptingOnNonLoopback(Number(new URL(fake.url).port)), []);
 });
 
-test("favcrm fake: a booking walks from service to confirmed to cancelled with state kept across requests", async (t) => {
+test("favcrm fake: a booking walks from service to confirmed to cancelled, state kept across requests", async (t) => {
   const fake = await favcrmFake(t);
   const client = await connect(t, fake.url, fake.apiKey);
 
@@ -242,7 +242,8 @@ test("favcrm fake: registration without a key issues a new key that then works a
   assert.match(errorText(wrong), /code/i);
   assert.deepEqual(fake.issuedKeys, []);
 
-  const verified = dataOf<{ apiKey: string; organisationId: string; companyId: string; userId: string; loginUrl: string }>(
+  type Verified = { apiKey: string; organisationId: string; companyId: string; userId: string; loginUrl: string };
+  const verified = dataOf<Verified>(
     await call(anonymous, "register_organisation_verify", { requestId: request.requestId, code: FAVCRM_FAKE_OTP_CODE }),
   );
   assert.match(verified.apiKey, /^fav_mcp_[0-9a-f]{32}$/);
@@ -301,7 +302,7 @@ test("favcrm fake: while down the client cannot connect or call; a new transport
   assert.deepEqual(fake.calls.map((recorded) => recorded.tool), ["list_services"]);
 });
 
-test("favcrm fake: a client-side timeout on slow_report rejects fast and close() does not wait for the tool", async (t) => {
+test("favcrm fake: a client timeout on slow_report rejects fast and close() does not wait for the tool", async (t) => {
   const fake = await startFavcrmFake();
   const client = new Client({ name: "faraday-test", version: "0.0.0" });
   await client.connect(
@@ -399,7 +400,7 @@ test("server-everything over stdio lists the same tools, answers echo, and annou
   await waitFor(() => listChanged >= 1);
 });
 
-test("server-everything over HTTP: the post-initialize tools/list_changed is lost before the GET stream opens", async (t) => {
+test("server-everything over HTTP: the tools/list_changed sent on initialize is lost (no GET stream yet)", async (t) => {
   const everything = await startEverythingHttp();
   t.after(() => everything.close());
   const client = new Client({ name: "faraday-test", version: "0.0.0" });

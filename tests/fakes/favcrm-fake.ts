@@ -90,7 +90,13 @@ type Booking = {
   cancellationKey?: string;
 };
 type Service = { serviceId: string; name: string; durationMinutes: number; price?: number };
-type Invoice = { invoiceId: string; customerName: string; amount: number; paid: number; status: "open" | "paid" | "void" };
+type Invoice = {
+  invoiceId: string;
+  customerName: string;
+  amount: number;
+  paid: number;
+  status: "open" | "paid" | "void";
+};
 
 const readOnly: ToolAnnotations = { readOnlyHint: true };
 const write: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, openWorldHint: false };
@@ -140,7 +146,7 @@ export async function startFavcrmFake(options: FavcrmFakeOptions = {}): Promise<
     const delayMs = options.toolDelayMs?.[tool.name] ?? (tool.name === "slow_report" ? 60_000 : 0);
     if (delayMs > 0) {
       try {
-        await sleep(delayMs, undefined, {});
+        await sleep(delayMs, undefined, { signal: context.signal });
       } catch {
         return failure(`${tool.name} was cancelled`);
       }
@@ -313,7 +319,11 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
       annotations: readOnly,
       input: {},
       run: () =>
-        success([{ companyId: "cmp_1", name: "Faraday Test Salon", role: "owner", current: true }], "1 company", "table"),
+        success(
+          [{ companyId: "cmp_1", name: "Faraday Test Salon", role: "owner", current: true }],
+          "1 company",
+          "table",
+        ),
     }),
     defineTool({
       name: "get_plan_status",
@@ -321,7 +331,10 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
       annotations: readOnly,
       input: {},
       run: () =>
-        success({ plan: "growth", status: "active", quotas: { bookings: { used: bookings.size, limit: 500 } } }, "Plan growth (active)"),
+        success(
+          { plan: "growth", status: "active", quotas: { bookings: { used: bookings.size, limit: 500 } } },
+          "Plan growth (active)",
+        ),
     }),
     defineTool({
       name: "search_tools",
@@ -347,7 +360,11 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
       name: "create_service",
       description: "Create a bookable service.",
       annotations: write,
-      input: { name: z.string().min(1), durationMinutes: z.number().int().positive(), price: z.number().nonnegative().optional() },
+      input: {
+        name: z.string().min(1),
+        durationMinutes: z.number().int().positive(),
+        price: z.number().nonnegative().optional(),
+      },
       run: (args) => {
         const service: Service = { serviceId: nextId("svc"), ...args };
         services.set(service.serviceId, service);
@@ -369,7 +386,12 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
       name: "create_booking",
       description: "Book a customer into a free slot; the booking starts pending.",
       annotations: write,
-      input: { serviceId: z.string(), slot: z.string(), customerName: z.string().min(1), customerPhone: z.string().optional() },
+      input: {
+        serviceId: z.string(),
+        slot: z.string(),
+        customerName: z.string().min(1),
+        customerPhone: z.string().optional(),
+      },
       run: ({ serviceId, slot, customerName, customerPhone }) => {
         if (!services.has(serviceId)) return failure(`Service ${serviceId} not found: call list_services`);
         if (!freeSlots(serviceId, slot.slice(0, 10)).includes(slot)) {
@@ -378,7 +400,8 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
         const booking: Booking = { bookingId: nextId("bk"), serviceId, slot, customerName, status: "pending" };
         if (customerPhone !== undefined) booking.customerPhone = customerPhone;
         bookings.set(booking.bookingId, booking);
-        return success({ bookingId: booking.bookingId, status: booking.status }, `Booking ${booking.bookingId} created (pending)`);
+        const summary = `Booking ${booking.bookingId} created (pending)`;
+        return success({ bookingId: booking.bookingId, status: booking.status }, summary);
       },
     }),
     bookingTransition("confirm_booking", "Confirm a pending booking.", ["pending"], "confirmed"),
@@ -465,12 +488,17 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
       description: "Ask the business owner to approve a customer-facing message before it is sent.",
       annotations: write,
       input: { channel: z.string(), to: z.string(), message: z.string() },
-      run: (args) => success({ approvalId: nextId("apr"), status: "pending_approval", ...args }, `Approval requested for ${args.to}`),
+      run: (args) =>
+        success({ approvalId: nextId("apr"), status: "pending_approval", ...args }, `Approval requested for ${args.to}`),
     }),
-    sendTool("send_message", "Send a message to a customer.", { channel: z.string().optional(), to: z.string(), message: z.string() }),
+    sendTool("send_message", "Send a message to a customer.", {
+      channel: z.string().optional(),
+      to: z.string(),
+      message: z.string(),
+    }),
     sendTool("send_whatsapp_message", "Send a WhatsApp message.", { to: z.string(), message: z.string() }),
     sendTool("send_campaign", "Send a marketing campaign to its audience.", { campaignId: z.string() }),
-    sendTool("send_test_campaign", "Send a campaign to one test recipient.", { campaignId: z.string(), to: z.string() }),
+    sendTool("send_test_campaign", "Send a campaign to one recipient.", { campaignId: z.string(), to: z.string() }),
     defineTool({
       name: "execute_tool",
       description: "Run any FavCRM tool by name (find names with search_tools).",
@@ -514,14 +542,22 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
       input: { requestId: z.string(), code: z.string() },
       run: ({ requestId, code }) => {
         const registration = registrations.get(requestId);
-        if (!registration) return failure(`Registration ${requestId} not found or expired: call register_organisation_request`);
+        if (!registration) {
+          return failure(`Registration ${requestId} not found or expired: call register_organisation_request`);
+        }
         if (code !== FAVCRM_FAKE_OTP_CODE) return failure("Invalid verification code");
         registrations.delete(requestId);
         const apiKey = `fav_mcp_${randomBytes(16).toString("hex")}`;
         issuedKeys.push(apiKey);
         const organisationId = nextId("org");
         return success(
-          { organisationId, companyId: nextId("cmp"), userId: nextId("usr"), apiKey, loginUrl: `https://app.favcrm.test/login?org=${organisationId}` },
+          {
+            organisationId,
+            companyId: nextId("cmp"),
+            userId: nextId("usr"),
+            apiKey,
+            loginUrl: `https://app.favcrm.test/login?org=${organisationId}`,
+          },
           `Organisation ${registration.organisationName} created`,
         );
       },
