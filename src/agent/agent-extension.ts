@@ -88,6 +88,7 @@ export const agentExtension: GatewayExtension = {
         // Calls waiting for a yes cannot finish once we stop: expire them so their turns end.
         approvals.expireAll();
         await runtime.lanes.drain();
+        sessions.flushSearchIndex();
         await mcp.close();
       },
     };

@@ -144,7 +144,8 @@ export class AgentRuntime {
       const reply = answered.status === "approved" ? `Approved — running ${answered.tool}.` : `Cancelled — ${answered.tool} will not run.`;
       return this.#commandReply(session, agent.id, reply);
     }
-    const result = await this.lanes.run(session.key, () => this.#turn(agent, this.#deps.sessions.get(session.id)!, input));
+    // Re-read inside the lane: an earlier turn may have compacted or counted messages meanwhile.
+    const result = await this.lanes.run(session.key, () => this.#turn(agent, this.#deps.sessions.get(session.id) ?? session, input));
     this.#deps.onTurnFinished?.(result);
     return result;
   }

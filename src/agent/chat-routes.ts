@@ -55,7 +55,7 @@ export function chatRoutes(runtime: AgentRuntime, sessions: SessionStore) {
         const result = await runtime.handle({
           ...input,
           onDelta: (text) => send("delta", { text }),
-          onNotice: (notice) => send("approval", { id: notice.approval.id, tool: notice.approval.tool, arguments: notice.approval.arguments, expiresAt: notice.approval.expiresAt, text: notice.text }),
+          onNotice: (notice) => send("approval", { id: notice.approval.id, sessionId: notice.approval.sessionId, tool: notice.approval.tool, arguments: notice.approval.arguments, expiresAt: notice.approval.expiresAt, text: notice.text }),
         });
         send("done", result);
       } catch (error) {

@@ -1,9 +1,7 @@
 import { createInterface } from "node:readline/promises";
-import { readEnvironment, resolveStateDir } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
-import { readLockOwner } from "../state/index.ts";
+import { callGateway, localGateway, type GatewayTarget } from "./gateway-client.ts";
 import { printJson } from "./output.ts";
-import { localGatewayToken } from "./token-command.ts";
 
 export interface ChatOptions {
   message?: string;
@@ -19,29 +17,19 @@ interface ChatResult {
   [key: string]: unknown;
 }
 
-/** Where the local gateway listens: --url, else the running gateway's owner record, else :3000. */
-async function gatewayUrl(options: ChatOptions): Promise<string> {
-  if (options.url) return options.url.replace(/\/$/, "");
-  const owner = await readLockOwner(resolveStateDir(options.stateDir, readEnvironment()));
-  return owner?.url ?? "http://127.0.0.1:3000";
-}
-
 /** Send one message; stream deltas to `onDelta`; resolve with the `done` object. */
-async function sendMessage(url: string, token: string, text: string, sessionId: string | undefined, onDelta?: (text: string) => void): Promise<ChatResult> {
-  let response: Response;
-  try {
-    response = await fetch(`${url}/api/chat`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: onDelta ? "text/event-stream" : "application/json" },
-      body: JSON.stringify({ text, ...(sessionId ? { sessionId } : {}) }),
-    });
-  } catch (error) {
-    throw new FaradayError("GATEWAY_UNREACHABLE", `cannot reach the gateway at ${url} (${(error as Error).message}); is it running? Pass --url to point elsewhere`);
-  }
-  if (!response.ok) {
-    const body = (await response.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-    throw new FaradayError("GATEWAY_UNREACHABLE", `the gateway answered ${response.status}: ${body.error?.code ?? ""} ${body.error?.message ?? ""}`.trim());
-  }
+async function sendMessage(
+  target: GatewayTarget,
+  text: string,
+  sessionId: string | undefined,
+  onDelta?: (text: string) => void,
+  onApproval?: (approval: { id: string; sessionId: string; text: string }) => void,
+): Promise<ChatResult> {
+  const response = await callGateway(target, "/api/chat", {
+    method: "POST",
+    body: { text, ...(sessionId ? { sessionId } : {}) },
+    accept: onDelta ? "text/event-stream" : "application/json",
+  });
   if (!onDelta) return (await response.json()) as ChatResult;
   const decoder = new TextDecoder();
   let buffer = "";
@@ -57,6 +45,10 @@ async function sendMessage(url: string, token: string, text: string, sessionId: 
       if (!event || data === undefined) continue;
       const parsed = JSON.parse(data);
       if (event === "delta") onDelta(parsed.text);
+      else if (event === "approval") {
+        if (onApproval) onApproval(parsed);
+        else process.stderr.write(`\n${parsed.text}\n(approve it from another terminal with \`faraday chat --session ID\` or the dashboard)\n`);
+      }
       else if (event === "done") done = parsed;
       else if (event === "error") throw new FaradayError("GATEWAY_UNREACHABLE", `the turn failed: ${parsed.error?.message ?? "unknown error"}`);
     }
@@ -67,14 +59,13 @@ async function sendMessage(url: string, token: string, text: string, sessionId: 
 
 /** `faraday chat`: interactive with streaming, or `-m TEXT` for one message. */
 export async function runChat(options: ChatOptions): Promise<number> {
-  const url = await gatewayUrl(options);
-  const token = await localGatewayToken(options.stateDir);
+  const target = await localGateway(options);
   if (options.message !== undefined) {
     if (options.json) {
-      printJson(await sendMessage(url, token, options.message, options.session));
+      printJson(await sendMessage(target, options.message, options.session));
     } else {
       let streamed = "";
-      const result = await sendMessage(url, token, options.message, options.session, (text) => {
+      const result = await sendMessage(target, options.message, options.session, (text) => {
         streamed += text;
         process.stdout.write(text);
       });
@@ -86,7 +77,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
   }
   const terminal = createInterface({ input: process.stdin, output: process.stdout });
   let sessionId = options.session;
-  process.stdout.write(`Connected to ${url}. /new starts over, /status shows usage, Ctrl+D quits.\n`);
+  process.stdout.write(`Connected to ${target.url}. /new starts over, /status shows usage, Ctrl+D quits.\n`);
   try {
     for (;;) {
       let line: string;
@@ -98,9 +89,13 @@ export async function runChat(options: ChatOptions): Promise<number> {
       if (line.trim() === "") continue;
       process.stdout.write("assistant> ");
       let streamed = "";
-      const result = await sendMessage(url, token, line, sessionId, (text) => {
+      const result = await sendMessage(target, line, sessionId, (text) => {
         streamed += text;
         process.stdout.write(text);
+      }, (approval) => {
+        // The turn is paused on the gateway until this person answers in the same session.
+        void terminal.question(`\n${approval.text}\n> `).then((answer) => sendMessage(target, answer, approval.sessionId, undefined))
+          .then((ack) => process.stdout.write(`${ack.reply}\nassistant> `), (error: Error) => process.stderr.write(`${error.message}\n`));
       });
       if (streamed === "") process.stdout.write(result.reply);
       process.stdout.write("\n");

@@ -96,6 +96,7 @@ export async function collectDoctorChecks(options: DoctorOptions): Promise<Docto
   }
 
   let storedSecrets: string[] = [];
+  const storedValues = new Map<string, string>();
   const databaseExists = await access(paths.database).then(() => true, () => false);
   if (!databaseExists) {
     checks.push({ name: "database", status: stateDirExists ? "warn" : "warn", detail: "not created yet (the gateway creates it on first start)" });
@@ -108,7 +109,9 @@ export async function collectDoctorChecks(options: DoctorOptions): Promise<Docto
           ? { name: "database", status: "ok", detail: `${paths.database}: integrity ok` }
           : { name: "database", status: "fail", detail: `${paths.database}: ${integrity.detail}; restore from a backup or move the file aside` });
         try {
-          storedSecrets = createSecretStore(database).names();
+          const store = createSecretStore(database);
+          storedSecrets = store.names();
+          for (const name of storedSecrets) storedValues.set(name, store.get(name) ?? "");
         } catch {
           storedSecrets = [];
         }
@@ -132,6 +135,8 @@ export async function collectDoctorChecks(options: DoctorOptions): Promise<Docto
       storedSecrets.length ? `secret store: ${storedSecrets.join(", ")}` : "secret store: empty",
     ].join("; "),
   });
+  const { mcpDoctorChecks } = await import("./doctor-mcp.ts");
+  checks.push(...(await mcpDoctorChecks(config.state === "valid" ? config.config : undefined, environment.variables, (name) => storedValues.get(name))));
   return checks;
 }
 

@@ -84,6 +84,47 @@ export function buildProgram(): Command {
       return runChat(options);
     }));
 
+  const mcp = program.command("mcp").description("MCP servers and tools, through the running gateway");
+  const urlOption = () => new Option("--url <url>", "gateway URL (default: the local gateway's, from the state dir)");
+  mcp
+    .command("list")
+    .description("servers: state, tool count, auth source")
+    .option("--json", "print JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(exitWith(async (options: { json?: boolean; url?: string; stateDir?: string }) => {
+      const { runMcpList } = await import("./mcp-command.ts");
+      return runMcpList(options);
+    }));
+  mcp
+    .command("tools [server]")
+    .description("tools with their annotations and the policy the gateway applies")
+    .option("--json", "print JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(async (server: string | undefined, options: { json?: boolean; url?: string; stateDir?: string }) => {
+      await exitWith(async () => (await import("./mcp-command.ts")).runMcpTools(server, options))(options);
+    });
+  mcp
+    .command("describe <server> <tool>")
+    .description("one tool: description, annotations, policy, input schema")
+    .option("--json", "print JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(async (server: string, tool: string, options: { json?: boolean; url?: string; stateDir?: string }) => {
+      await exitWith(async () => (await import("./mcp-command.ts")).runMcpDescribe(server, tool, options))(options);
+    });
+  mcp
+    .command("call <server> <tool> [json]")
+    .description("call a tool through the gateway (policy applied; a confirm-level tool needs --yes)")
+    .option("--yes", "approve a tool that needs confirmation")
+    .option("--json", "print JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(async (server: string, tool: string, json: string | undefined, options: { yes?: boolean; json?: boolean; url?: string; stateDir?: string }) => {
+      await exitWith(async () => (await import("./mcp-command.ts")).runMcpCall(server, tool, json, options))(options);
+    });
+
   program
     .command("token")
     .description("print the gateway token a client on this machine uses")

@@ -74,7 +74,7 @@ test("doctor --json reports credentials masked and never prints a secret", async
   const credentials = report.checks.find((check: { name: string }) => check.name === "credentials");
   assert.match(credentials.detail, /ANTHROPIC_API_KEY=sk-ant-a\.\.\.9f2c/);
   const names = report.checks.map((check: { name: string }) => check.name);
-  assert.deepEqual(names, ["node", "stateDir", "config", "database", "credentials"], "no lock check before the dir exists");
+  assert.deepEqual(names, ["node", "stateDir", "config", "database", "credentials", "mcp:favcrm"], "no lock check before the dir exists");
   assert.equal(report.healthy, true, "a not-yet-created state dir is a warning, not a failure");
   assert.equal(result.code, 0);
 });

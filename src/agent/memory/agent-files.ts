@@ -8,9 +8,13 @@ export const MEMORY_PROMPT_LIMIT = 8_000;
 const MEMORY_TEMPLATE = "# Memory\n\nLong-term notes the assistant keeps. A person may edit this file.\n";
 
 /** `agents/<id>/AGENTS.md` (instructions) and `MEMORY.md` (long-term memory), human-editable. */
+/** How long a read of AGENTS.md / MEMORY.md is reused: a person's edit shows up within this. */
+const READ_CACHE_MS = 2_000;
+
 export class AgentFiles {
   readonly #root: string;
   readonly #writes = new Map<string, Promise<unknown>>();
+  readonly #cache = new Map<string, { at: number; text: Promise<string> }>();
 
   constructor(agentsDir: string) {
     this.#root = agentsDir;
@@ -45,14 +49,25 @@ export class AgentFiles {
       await mkdir(this.directory(agentId), { recursive: true, mode: 0o700 });
       const current = (await this.readMemory(agentId)) || MEMORY_TEMPLATE;
       const updated = applyMemoryEdit(current, input);
-      await writeFileAtomic(join(this.directory(agentId), "MEMORY.md"), updated);
+      const path = join(this.directory(agentId), "MEMORY.md");
+      await writeFileAtomic(path, updated);
+      this.#cache.delete(path);
       return updated;
     });
     this.#writes.set(agentId, next.catch(() => {}));
     return next;
   }
 
-  async #read(path: string): Promise<string> {
+  #read(path: string): Promise<string> {
+    const cached = this.#cache.get(path);
+    if (cached && Date.now() - cached.at < READ_CACHE_MS) return cached.text;
+    const text = this.#readFile(path);
+    this.#cache.set(path, { at: Date.now(), text });
+    if (this.#cache.size > 256) this.#cache.delete(this.#cache.keys().next().value!);
+    return text;
+  }
+
+  async #readFile(path: string): Promise<string> {
     try {
       return await readFile(path, "utf8");
     } catch (error) {

@@ -62,6 +62,9 @@ function toMessage(row: MessageRow): StoredMessage {
 export class SessionStore {
   readonly #database: Database;
   readonly #statements;
+  /** Full-text rows not yet indexed: indexed in batches, off the turn's path (search flushes first). */
+  #ftsQueue: Array<[string, string, number]> = [];
+  #ftsTimer: NodeJS.Timeout | undefined;
 
   constructor(database: Database) {
     this.#database = database;
@@ -131,9 +134,38 @@ export class SessionStore {
         message.role === "tool" && message.isError ? 1 : 0,
         now,
       );
-      if (message.content.trim() !== "" && message.role !== "tool") this.#statements.insertFts.run(message.content, sessionId, seq);
       this.#database.exec("COMMIT");
+      if (message.content.trim() !== "" && message.role !== "tool") this.#queueFts(message.content, sessionId, seq);
       return seq;
+    } catch (error) {
+      this.#database.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #queueFts(content: string, sessionId: string, seq: number): void {
+    this.#ftsQueue.push([content, sessionId, seq]);
+    if (this.#ftsQueue.length >= 500) this.flushSearchIndex();
+    else if (!this.#ftsTimer) {
+      this.#ftsTimer = setTimeout(() => this.flushSearchIndex(), 200);
+      this.#ftsTimer.unref();
+    }
+  }
+
+  /**
+   * Index queued messages for full-text search in one transaction. The transcript itself is
+   * written synchronously; only the search index lags, by at most 200 ms.
+   */
+  flushSearchIndex(): void {
+    clearTimeout(this.#ftsTimer);
+    this.#ftsTimer = undefined;
+    if (this.#ftsQueue.length === 0 || !this.#database.isOpen) return;
+    const batch = this.#ftsQueue;
+    this.#ftsQueue = [];
+    this.#database.exec("BEGIN IMMEDIATE");
+    try {
+      for (const [content, sessionId, seq] of batch) this.#statements.insertFts.run(content, sessionId, seq);
+      this.#database.exec("COMMIT");
     } catch (error) {
       this.#database.exec("ROLLBACK");
       throw error;
@@ -155,8 +187,15 @@ export class SessionStore {
 
   recordUsage(sessionId: string, usage: ModelUsage, model: string): void {
     const now = new Date().toISOString();
-    this.#statements.addUsage.run(usage.inputTokens, usage.outputTokens, usage.cacheReadTokens, model, now, sessionId);
-    this.#statements.addDaily.run(now.slice(0, 10), usage.inputTokens, usage.outputTokens, usage.cacheReadTokens);
+    this.#database.exec("BEGIN IMMEDIATE");
+    try {
+      this.#statements.addUsage.run(usage.inputTokens, usage.outputTokens, usage.cacheReadTokens, model, now, sessionId);
+      this.#statements.addDaily.run(now.slice(0, 10), usage.inputTokens, usage.outputTokens, usage.cacheReadTokens);
+      this.#database.exec("COMMIT");
+    } catch (error) {
+      this.#database.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   usageToday(): { inputTokens: number; outputTokens: number; cacheReadTokens: number; turns: number } {
@@ -173,6 +212,7 @@ export class SessionStore {
   search(query: string, limit = 10): Array<{ sessionId: string; seq: number; snippet: string }> {
     const terms = query.match(/[\p{L}\p{N}_]+/gu) ?? [];
     if (terms.length === 0) return [];
+    this.flushSearchIndex();
     const match = terms.map((term) => `"${term}"`).join(" OR ");
     return (this.#statements.search.all(match, limit) as Array<{ session_id: string; seq: number; snippet: string }>)
       .map((row) => ({ sessionId: row.session_id, seq: row.seq, snippet: row.snippet }));
