@@ -120,9 +120,14 @@ export class McpManager {
     return [...this.#connections.values()].filter((connection) => connection.spec.enabled).map((connection) => this.#source(connection));
   }
 
-  /** Make sure lazy servers have been tried once (before a turn builds its tool list). */
+  /**
+   * Before a turn builds its tool list: try lazy servers once, and wait for connects already in
+   * flight (a server still backing off after a failure is not waited for).
+   */
   async warmUp(): Promise<void> {
-    await Promise.all([...this.#connections.values()].filter((connection) => connection.spec.enabled && connection.status.state === "idle").map((connection) => connection.connect()));
+    await Promise.all([...this.#connections.values()]
+      .filter((connection) => connection.spec.enabled && (connection.status.state === "idle" || connection.status.state === "connecting"))
+      .map((connection) => connection.connect()));
   }
 
   #source(connection: McpConnection): ToolSource {
