@@ -37,7 +37,10 @@ export function toolRoutes(deps: ToolRoutesDeps) {
       return { toolCalls: deps.audit.list(limit, Number(query.before) || Number.MAX_SAFE_INTEGER) };
     });
 
-    app.get("/api/mcp/servers", async () => ({ servers: deps.mcp.statuses() }));
+    app.get("/api/mcp/servers", async () => {
+      await deps.mcp.warmUp();
+      return { servers: deps.mcp.statuses() };
+    });
 
     app.get("/api/mcp/tools", async (request, reply) => {
       const { server } = request.query as { server?: string };

@@ -24,11 +24,14 @@ async function setup(t: TestContext, config: Record<string, unknown>, env: Recor
   t.after(() => rm(directory, { recursive: true, force: true }));
   const paths = await ensureStateDir(directory);
   const database = await openDatabase(paths.database);
-  t.after(() => database.close());
+  const sessions = new SessionStore(database);
+  t.after(() => {
+    sessions.flushSearchIndex();
+    database.close();
+  });
   const state = await validateConfig(config, env, paths.config);
   assert.equal(state.state, "valid", JSON.stringify(state.problems));
   const configService = new ConfigService(state, paths, env);
-  const sessions = new SessionStore(database);
   const files = new AgentFiles(paths.agents);
   const memoryTools = createMemoryTools(files, sessions);
   const tools = new ToolCatalog({ sources: () => [memoryTools] });

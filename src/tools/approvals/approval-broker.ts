@@ -68,7 +68,6 @@ export class ApprovalBroker {
     );
     const outcome = new Promise<ApprovalOutcome>((resolve) => {
       const timer = setTimeout(() => this.#settle(id, "expired", null), timeout);
-      timer.unref();
       this.#waiters.set(id, { resolve, timer });
     });
     return { record: this.get(id)!, outcome };
