@@ -57,7 +57,7 @@ describe("the repository's deployment files", () => {
 
   it("the fly.toml template, rendered, is consistent with the Dockerfile", () => {
     for (const memoryMb of ["256", "1024"]) {
-      const rendered = render(template, { app: "faraday-test", region: "ams", memoryMb, volumeName: "faraday_test_data" });
+      const rendered = render(template, { app: "faraday-test", region: "ams", memoryMb, heapMb: String(Math.round(Number(memoryMb) * 0.6)), volumeName: "faraday_test_data" });
       assert.deepEqual(checkContainerConsistency({ dockerfile, flyToml: rendered }), []);
       const parsed = parseToml(rendered) as { app: string; primary_region: string; mounts: { source: string }; vm: Array<{ memory: string }> };
       assert.equal(parsed.app, "faraday-test");
@@ -69,8 +69,8 @@ describe("the repository's deployment files", () => {
 
   it("the template has exactly the four placeholders and otherwise matches fly.toml", () => {
     const placeholders = new Set([...template.matchAll(/\{\{(\w+)\}\}/g)].map((match) => match[1]));
-    assert.deepEqual([...placeholders].sort(), ["app", "memoryMb", "region", "volumeName"]);
-    const rendered = render(template, { app: "faraday", region: "iad", memoryMb: "256", volumeName: "faraday_data" });
+    assert.deepEqual([...placeholders].sort(), ["app", "heapMb", "memoryMb", "region", "volumeName"]);
+    const rendered = render(template, { app: "faraday", region: "iad", memoryMb: "256", heapMb: "160", volumeName: "faraday_data" });
     const withoutComments = (text: string): unknown => parseToml(text);
     assert.deepEqual(withoutComments(rendered), withoutComments(flyToml));
   });
@@ -84,7 +84,7 @@ describe("the repository's deployment files", () => {
       http_service: { internal_port: number; force_https: boolean; auto_stop_machines: string; min_machines_running: number; processes: string[]; checks: Array<Record<string, string>> };
     };
     assert.deepEqual(parsed.vm, [{ memory: "256mb", cpu_kind: "shared", cpus: 1 }]);
-    assert.deepEqual(parsed.env, { OPENCLAW_STATE_DIR: "/data" });
+    assert.deepEqual(parsed.env, { OPENCLAW_STATE_DIR: "/data", NODE_OPTIONS: "--max-semi-space-size=4 --max-old-space-size=160" }, "heap sized for 256 MB");
     assert.deepEqual(parsed.mounts, { source: "faraday_data", destination: "/data" });
     assert.equal(parsed.http_service.internal_port, 3000);
     assert.equal(parsed.http_service.force_https, true);
