@@ -8,6 +8,10 @@ import { AgentFiles } from "./memory/agent-files.ts";
 import { createMemoryTools } from "./memory/memory-tools.ts";
 import { resolveModelCandidates } from "./models/index.ts";
 import { SessionStore } from "./sessions/session-store.ts";
+import { isDeepStrictEqual } from "node:util";
+import { channelRoutes } from "../channels/channel-routes.ts";
+import type { ChannelService } from "../channels/channel-service.ts";
+import type { TelegramWebhookSink } from "../channels/telegram/telegram-adapter.ts";
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
 
@@ -72,21 +76,46 @@ export const agentExtension: GatewayExtension = {
       }
     };
     report();
+    // Channels: created after listen, only for enabled channels; rebuilt when their config changes.
+    let channels: ChannelService | undefined;
+    let telegramWebhook: TelegramWebhookSink | undefined;
+    let channelConfig: unknown;
+    const startChannelService = async () => {
+      const config = currentConfig();
+      channelConfig = config?.channels;
+      const [{ ChannelService }, { startChannels }] = await Promise.all([
+        import("../channels/channel-service.ts"),
+        import("../channels/start-channels.ts"),
+      ]);
+      const service = new ChannelService({ database: context.database, runtime, approvals, components: context.components, logger: context.logger, config: currentConfig });
+      channels = service;
+      ({ telegramWebhook } = await startChannels({ service, config, env: context.environment.variables, secrets: context.secrets, logger: context.logger }));
+      service.resumeUnfinished();
+    };
     context.config.on("config-changed", () => {
       report();
       mcp.reload();
+      const next = currentConfig()?.channels;
+      if (channels && !isDeepStrictEqual(next, channelConfig)) {
+        const previous = channels;
+        channels = undefined;
+        void previous.stop().then(startChannelService).catch((error: unknown) => context.logger.error({ err: error }, "restarting channels failed"));
+      }
     });
     return {
       plugin: async (app) => {
         await chatRoutes(runtime, sessions)(app);
         await toolRoutes({ tools, approvals, audit, mcp })(app);
+        await channelRoutes(() => channels, () => telegramWebhook)(app);
       },
       async start() {
         mcp.start();
+        await startChannelService();
       },
       async stop() {
         // Calls waiting for a yes cannot finish once we stop: expire them so their turns end.
         approvals.expireAll();
+        await channels?.stop();
         await runtime.lanes.drain();
         sessions.flushSearchIndex();
         await mcp.close();

@@ -117,7 +117,7 @@ export class AgentRuntime {
     return list.find((agent) => agent.default) ?? list[0] ?? { id: "main" };
   }
 
-  #sessionFor(agentId: string, input: InboundChat): SessionRecord {
+  #sessionFor(agentId: string, input: Pick<InboundChat, "sessionId" | "channel" | "chat">): SessionRecord {
     if (input.sessionId) {
       const existing = this.#deps.sessions.get(input.sessionId);
       if (!existing) throw new FaradayError("SESSION_NOT_FOUND", `no session ${input.sessionId}; omit sessionId to start one`);
@@ -131,6 +131,20 @@ export class AgentRuntime {
     const dmScope = this.#config()?.session?.dmScope ?? "per-peer";
     const key = dmScope === "main" ? `${agentId}:main` : `${agentId}:${input.channel}:${input.chat}`;
     return this.#deps.sessions.activeFor({ key, agentId, channel: input.channel, chat: input.chat });
+  }
+
+  /**
+   * If `text` is this sender's YES/NO to a pending approval in the chat's session, decide it and
+   * return the acknowledgement; otherwise undefined. Channels call this before queueing, since
+   * the turn that asked is still holding the chat's place in line.
+   */
+  answerApproval(input: { channel: string; chat: string; sender: string; text: string; account?: string }): string | undefined {
+    if (!this.#deps.approvals) return undefined;
+    const agent = this.resolveAgent(input);
+    const session = this.#sessionFor(agent.id, input);
+    const answered = this.#deps.approvals.answerFromChat(session.id, input.sender, input.text);
+    if (!answered) return undefined;
+    return answered.status === "approved" ? `Approved — running ${answered.tool}.` : `Cancelled — ${answered.tool} will not run.`;
   }
 
   /** Handle one message. Resolves when the reply is ready (and already on disk). */

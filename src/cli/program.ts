@@ -125,6 +125,24 @@ export function buildProgram(): Command {
       await exitWith(async () => (await import("./mcp-command.ts")).runMcpCall(server, tool, json, options))(options);
     });
 
+  const pairing = program.command("pairing").description("admit people who wrote to the assistant (DM pairing codes)");
+  pairing
+    .command("list")
+    .description("pending pairing codes and admitted people")
+    .option("--json", "print JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(exitWith(async (options: { json?: boolean; url?: string; stateDir?: string }) => (await import("./pairing-command.ts")).runPairingList(options)));
+  pairing
+    .command("approve <channel> <code>")
+    .description("admit the person behind a pairing code; they are told")
+    .option("--json", "print JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(async (channel: string, code: string, options: { json?: boolean; url?: string; stateDir?: string }) => {
+      await exitWith(async () => (await import("./pairing-command.ts")).runPairingApprove(channel, code, options))(options);
+    });
+
   program
     .command("token")
     .description("print the gateway token a client on this machine uses")

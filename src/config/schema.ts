@@ -38,13 +38,14 @@ const telegram = z.strictObject({
   ...channelCommon,
   botToken: z.string().min(1).optional(),
   apiRoot: httpUrl.optional(),
+  pollingTimeoutSeconds: z.number().int().min(1).max(50).optional(),
   webhook: z.strictObject({ url: httpUrl, secret: z.string().min(1).optional() }).optional(),
 });
 
 const discord = z.strictObject({
   ...channelCommon,
   token: z.string().min(1).optional(),
-  apiRoot: httpUrl.optional(),
+  apiBase: httpUrl.optional(),
 });
 
 const whatsapp = z.strictObject({

@@ -110,4 +110,43 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tool_calls_at ON tool_calls (at);
     `,
   },
+  {
+    version: 4,
+    name: "channel ingress, outbound progress, pairing and allowlists",
+    sql: `
+      CREATE TABLE ingress (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        platform_id TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        message TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        reply TEXT,
+        chunks_sent INTEGER NOT NULL DEFAULT 0,
+        received_at TEXT NOT NULL,
+        finished_at TEXT,
+        UNIQUE (channel, platform_id)
+      );
+      CREATE INDEX ingress_pending ON ingress (status, id);
+      CREATE TABLE pairing_requests (
+        channel TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        sender_name TEXT,
+        chat TEXT NOT NULL,
+        code TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (channel, sender)
+      );
+      CREATE TABLE allowed_senders (
+        channel TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        sender_name TEXT,
+        approved_at TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        PRIMARY KEY (channel, sender)
+      );
+    `,
+  },
 ];

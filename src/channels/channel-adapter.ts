@@ -1,0 +1,68 @@
+/**
+ * The port every chat platform implements (Telegram, Discord, WhatsApp). Adapters wrap the real
+ * libraries; everything else — access policy, durable ingress, the agent, chunking, retries,
+ * restarts — is shared and lives outside them.
+ */
+
+export type ChannelState = "disabled" | "starting" | "connected" | "reconnecting" | "failed" | "logged_out";
+
+/** A message as every channel normalises it. */
+export interface InboundMessage {
+  readonly channel: string;
+  /** Bot account the message reached (one per channel for now). */
+  readonly account: string;
+  readonly chat: string;
+  readonly chatType: "dm" | "group";
+  readonly sender: string;
+  readonly senderName?: string;
+  readonly text: string;
+  /** Unique per channel; deduplicates redeliveries (Telegram update_id, Discord message id). */
+  readonly platformId: string;
+  /** Group messages: the bot was @-mentioned, or the message replies to the bot. */
+  readonly addressedToBot: boolean;
+}
+
+/** A button press (Telegram callback query, Discord component). */
+export interface InboundAction {
+  readonly channel: string;
+  readonly chat: string;
+  readonly sender: string;
+  readonly data: string;
+  /** Acknowledge the press in the platform's UI (stop the spinner). */
+  acknowledge(text?: string): Promise<void>;
+}
+
+export interface ChannelHooks {
+  /**
+   * Store the message durably and resolve: only then may the adapter acknowledge it to the
+   * platform (Telegram's offset moves only after this resolves).
+   */
+  receive(message: InboundMessage): Promise<void>;
+  action(action: InboundAction): Promise<void>;
+  /** Report the connection state with a reason; never `connected` while nothing listens. */
+  setState(state: ChannelState, reason: string): void;
+  /** Proof of life (a poll returned, a heartbeat was acknowledged): feeds the watchdog. */
+  alive(): void;
+}
+
+export interface SendOptions {
+  /** Inline buttons under the message (approval YES/NO). */
+  readonly buttons?: ReadonlyArray<{ readonly label: string; readonly data: string }>;
+}
+
+export interface ChannelAdapter {
+  readonly name: string;
+  /** The platform's per-message text limit, in UTF-16 units. */
+  readonly textLimit: number;
+  /** How long without `alive()` before the watchdog declares the connection dead. */
+  readonly watchdogMs: number;
+  /**
+   * Connect and start listening. Resolves once listening; rejects if it cannot start. After
+   * that, a fatal problem is reported through `failed` (the supervisor restarts the adapter).
+   */
+  start(hooks: ChannelHooks, failed: (error: Error) => void): Promise<void>;
+  stop(): Promise<void>;
+  /** Send one message (already within `textLimit`). Resolves with the platform's message id. */
+  sendText(chat: string, text: string, options?: SendOptions): Promise<string>;
+  sendTyping(chat: string): Promise<void>;
+}

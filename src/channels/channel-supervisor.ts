@@ -1,0 +1,139 @@
+import { isFaradayError } from "../errors/index.ts";
+import type { ComponentRegistry } from "../gateway/components.ts";
+import type { Logger } from "../logging/index.ts";
+import type { ChannelAdapter, ChannelHooks, ChannelState } from "./channel-adapter.ts";
+
+export interface SupervisorOptions {
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** A connection that stayed up this long resets the backoff. */
+  readonly healthyAfterMs?: number;
+  readonly random?: () => number;
+}
+
+/** Errors that no restart can fix: the owner has to act (token, portal switch). */
+const FATAL = new Set(["CHANNEL_AUTH_FAILED", "CHANNEL_INTENTS_DISALLOWED", "CHANNEL_NOT_CONFIGURED"]);
+
+/**
+ * Runs one channel: starts it, watches it (a liveness watchdog turns a silent connection into
+ * `reconnecting`), and restarts it alone with capped exponential backoff and jitter — never the
+ * whole gateway. Its state is the component `channel:<name>` in /readyz and /api/status.
+ */
+export class ChannelSupervisor {
+  readonly adapter: ChannelAdapter;
+  readonly #hooks: Omit<ChannelHooks, "setState" | "alive">;
+  readonly #components: ComponentRegistry;
+  readonly #logger: Logger;
+  readonly #options: Required<SupervisorOptions>;
+  #state: ChannelState = "starting";
+  #reason = "starting";
+  #lastAlive = 0;
+  #attempt = 0;
+  #generation = 0;
+  #stopped = false;
+  #watchdog: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #connectedAt = 0;
+
+  constructor(adapter: ChannelAdapter, hooks: Omit<ChannelHooks, "setState" | "alive">, components: ComponentRegistry, logger: Logger, options: SupervisorOptions = {}) {
+    this.adapter = adapter;
+    this.#hooks = hooks;
+    this.#components = components;
+    this.#logger = logger.child({ channel: adapter.name });
+    this.#options = {
+      initialBackoffMs: options.initialBackoffMs ?? 1_000,
+      maxBackoffMs: options.maxBackoffMs ?? 5 * 60_000,
+      healthyAfterMs: options.healthyAfterMs ?? 60_000,
+      random: options.random ?? Math.random,
+    };
+  }
+
+  get state(): { state: ChannelState; reason: string } {
+    return { state: this.#state, reason: this.#reason };
+  }
+
+  #set(state: ChannelState, reason: string): void {
+    if (state === this.#state && reason === this.#reason) return;
+    if (state !== this.#state) this.#logger.info({ state, reason }, "channel state changed");
+    this.#state = state;
+    this.#reason = reason;
+    this.#components.set(`channel:${this.adapter.name}`, {
+      state,
+      reason,
+      ready: state === "connected" || state === "disabled",
+    });
+    if (state === "connected") this.#connectedAt = Date.now();
+  }
+
+  start(): void {
+    this.#stopped = false;
+    void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    if (this.#stopped) return;
+    const generation = ++this.#generation;
+    this.#set(this.#attempt === 0 ? "starting" : "reconnecting", this.#attempt === 0 ? "starting" : `reconnecting (attempt ${this.#attempt + 1})`);
+    const hooks: ChannelHooks = {
+      ...this.#hooks,
+      setState: (state, reason) => {
+        if (generation === this.#generation && !this.#stopped) this.#set(state, reason);
+      },
+      alive: () => {
+        if (generation === this.#generation) this.#lastAlive = Date.now();
+      },
+    };
+    try {
+      this.#lastAlive = Date.now();
+      await this.adapter.start(hooks, (error) => {
+        if (generation === this.#generation) void this.#fail(error);
+      });
+      if (generation !== this.#generation || this.#stopped) return;
+      this.#set("connected", "listening");
+      clearInterval(this.#watchdog);
+      this.#watchdog = setInterval(() => this.#check(generation), Math.max(250, Math.floor(this.adapter.watchdogMs / 4)));
+      this.#watchdog.unref();
+    } catch (error) {
+      if (generation === this.#generation) await this.#fail(error as Error);
+    }
+  }
+
+  #check(generation: number): void {
+    if (generation !== this.#generation || this.#state !== "connected") return;
+    if (Date.now() - this.#connectedAt > this.#options.healthyAfterMs) this.#attempt = 0;
+    const silentFor = Date.now() - this.#lastAlive;
+    if (silentFor > this.adapter.watchdogMs) {
+      void this.#fail(new Error(`no sign of life for ${Math.round(silentFor / 1000)} s (watchdog)`));
+    }
+  }
+
+  async #fail(error: Error): Promise<void> {
+    if (this.#stopped) return;
+    this.#generation++; // late callbacks of the failed connection are ignored from here
+    clearInterval(this.#watchdog);
+    await this.adapter.stop().catch(() => {});
+    const code = isFaradayError(error) ? error.code : undefined;
+    if (code && FATAL.has(code)) {
+      this.#set("failed", error.message);
+      this.#logger.error({ code, reason: error.message }, "channel failed; it will not restart until the config changes");
+      return;
+    }
+    this.#attempt++;
+    const base = Math.min(this.#options.initialBackoffMs * 2 ** (this.#attempt - 1), this.#options.maxBackoffMs);
+    const delay = Math.round(base * (0.8 + this.#options.random() * 0.4));
+    this.#set("reconnecting", `${error.message}; retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
+    this.#logger.warn({ err: error.message, retryInMs: delay }, "channel connection lost; restarting it alone");
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => void this.#run(), delay);
+    this.#retry.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#generation++;
+    clearInterval(this.#watchdog);
+    clearTimeout(this.#retry);
+    await this.adapter.stop().catch(() => {});
+    this.#set("disabled", "stopped");
+  }
+}

@@ -1,0 +1,160 @@
+import type { Client, Message } from "discord.js";
+import { FaradayError } from "../../errors/index.ts";
+import type { Logger } from "../../logging/index.ts";
+import type { ChannelAdapter, ChannelHooks, InboundMessage, SendOptions } from "../channel-adapter.ts";
+
+export interface DiscordAdapterOptions {
+  readonly token: string;
+  /** Default https://discord.com/api; a test fake. */
+  readonly apiBase?: string;
+  readonly logger: Logger;
+  /** How often readiness is sampled for the watchdog (ms). */
+  readonly livenessIntervalMs?: number;
+}
+
+const TEXT_LIMIT = 2000;
+
+function describeDiscordError(error: unknown): Error {
+  const text = String((error as Error)?.message ?? error);
+  const code = (error as { code?: unknown })?.code;
+  if (code === "TokenInvalid" || /invalid token|401|Unauthorized|4004/i.test(text)) {
+    return new FaradayError("CHANNEL_AUTH_FAILED", "Discord rejected the bot token. Check DISCORD_BOT_TOKEN or channels.discord.token (developer portal → Bot → Reset Token)", { cause: error });
+  }
+  if (/disallowed intent|4014/i.test(text) || code === 4014) {
+    return new FaradayError(
+      "CHANNEL_INTENTS_DISALLOWED",
+      "Discord refused the Message Content intent (\"Used disallowed intents\"). Turn on \"Message Content Intent\" under Bot → Privileged Gateway Intents in the Discord developer portal, then restart the channel",
+      { cause: error },
+    );
+  }
+  return error instanceof Error ? error : new Error(text);
+}
+
+/**
+ * Discord through discord.js: guild messages, DMs (needs Partials.Channel) and message content;
+ * an `error` listener (without one an async throw kills the process); bounded caches; mentions
+ * can never ping @everyone. discord.js resumes after 1006/4000 by itself; if it stays down past
+ * the watchdog, the supervisor rebuilds the client.
+ */
+export function createDiscordAdapter(options: DiscordAdapterOptions): ChannelAdapter {
+  let client: Client | undefined;
+  let liveness: NodeJS.Timeout | undefined;
+
+  function normalise(message: Message, botId: string): InboundMessage | undefined {
+    if (message.author.bot || message.system || !message.content) return undefined;
+    const dm = message.guildId === null;
+    const mentioned = message.mentions.users.has(botId);
+    const repliedToBot = message.mentions.repliedUser?.id === botId;
+    return {
+      channel: "discord",
+      account: botId,
+      chat: message.channelId,
+      chatType: dm ? "dm" : "group",
+      sender: message.author.id,
+      senderName: message.author.globalName ?? message.author.username,
+      text: message.content.replace(new RegExp(`<@!?${botId}>`, "g"), "").trim() || message.content,
+      platformId: message.id,
+      addressedToBot: mentioned || repliedToBot,
+    };
+  }
+
+  return {
+    name: "discord",
+    textLimit: TEXT_LIMIT,
+    watchdogMs: 90_000,
+
+    async start(hooks: ChannelHooks, failed) {
+      const discord = await import("discord.js");
+      const { GatewayIntentBits, Partials, Events, Options } = discord;
+      const created = new discord.Client({
+        intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages, GatewayIntentBits.MessageContent],
+        partials: [Partials.Channel],
+        ...(options.apiBase ? { rest: { api: options.apiBase } } : {}),
+        allowedMentions: { parse: [], repliedUser: false },
+        // Caches other than messages grow without bound by default.
+        makeCache: Options.cacheWithLimits({
+          ...Options.DefaultMakeCacheSettings,
+          MessageManager: 20,
+          GuildMemberManager: 50,
+          UserManager: 200,
+          PresenceManager: 0,
+          ReactionManager: 0,
+          GuildMessageManager: 20,
+        }),
+        sweepers: { ...Options.DefaultSweeperSettings, messages: { interval: 1_800, lifetime: 900 } },
+      });
+      client = created;
+      created.on(Events.Error, (error) => options.logger.warn({ err: error.message }, "discord client error"));
+      created.on(Events.ShardDisconnect, (event) => hooks.setState("reconnecting", `gateway closed (${event.code}); resuming`));
+      created.on(Events.ShardResume, () => {
+        hooks.setState("connected", "resumed");
+        hooks.alive();
+      });
+      created.on(Events.ShardReady, () => {
+        hooks.setState("connected", "listening");
+        hooks.alive();
+      });
+      created.on(Events.MessageCreate, async (message) => {
+        const normalised = created.user ? normalise(message, created.user.id) : undefined;
+        if (!normalised) return;
+        try {
+          await hooks.receive(normalised);
+        } catch (error) {
+          failed(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+      created.on(Events.InteractionCreate, async (interaction) => {
+        if (!interaction.isButton()) return;
+        await hooks.action({
+          channel: "discord",
+          chat: interaction.channelId,
+          sender: interaction.user.id,
+          data: interaction.customId,
+          acknowledge: async (text) => {
+            await interaction.reply({ content: text ?? "OK", ephemeral: true }).catch(() => {});
+          },
+        });
+      });
+      try {
+        await created.login(options.token);
+        if (!created.isReady()) await new Promise<void>((resolve) => created.once(Events.ClientReady, () => resolve()));
+      } catch (error) {
+        await created.destroy().catch(() => {});
+        client = undefined;
+        throw describeDiscordError(error);
+      }
+      hooks.alive();
+      // discord.js heartbeats itself and detects zombies; we count a ready client as alive.
+      liveness = setInterval(() => {
+        if (created.isReady() && created.ws.status === 0) hooks.alive();
+      }, options.livenessIntervalMs ?? 5_000);
+      liveness.unref();
+    },
+
+    async stop() {
+      clearInterval(liveness);
+      const current = client;
+      client = undefined;
+      await current?.destroy().catch(() => {});
+    },
+
+    async sendText(chat: string, text: string, sendOptions?: SendOptions) {
+      if (!client) throw new FaradayError("CHANNEL_UNAVAILABLE", "Discord is not connected; the reply stays queued");
+      const channel = await client.channels.fetch(chat);
+      if (!channel || !channel.isSendable()) throw new FaradayError("CHANNEL_UNAVAILABLE", `cannot send to Discord channel ${chat}`);
+      const { ActionRowBuilder, ButtonBuilder, ButtonStyle } = await import("discord.js");
+      const components = sendOptions?.buttons?.length
+        ? [new ActionRowBuilder<InstanceType<typeof ButtonBuilder>>().addComponents(
+            sendOptions.buttons.map((button, index) => new ButtonBuilder().setCustomId(button.data).setLabel(button.label).setStyle(index === 0 ? ButtonStyle.Primary : ButtonStyle.Secondary)),
+          )]
+        : [];
+      const sent = await channel.send({ content: text, allowedMentions: { parse: [] }, ...(components.length ? { components } : {}) });
+      return sent.id;
+    },
+
+    async sendTyping(chat: string) {
+      const channel = await client?.channels.fetch(chat);
+      if (channel?.isSendable()) await channel.sendTyping();
+    },
+  };
+}

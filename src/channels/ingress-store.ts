@@ -1,0 +1,63 @@
+import type { Database } from "../state/index.ts";
+import type { InboundMessage } from "./channel-adapter.ts";
+
+export type IngressStatus = "pending" | "answered" | "done" | "ignored";
+
+export interface IngressRow {
+  readonly id: number;
+  readonly message: InboundMessage;
+  readonly status: IngressStatus;
+  readonly reply: string | null;
+  readonly chunksSent: number;
+}
+
+/**
+ * Inbound messages, stored before the platform is acknowledged and deduplicated by platform id.
+ * A row moves pending → answered (reply stored) → done (every chunk sent); after a crash,
+ * pending rows are answered and answered rows finish sending — each exactly once.
+ */
+export class IngressStore {
+  readonly #statements;
+
+  constructor(database: Database) {
+    const prepare = (sql: string) => database.prepare(sql);
+    this.#statements = {
+      insert: prepare(`INSERT INTO ingress (channel, platform_id, chat, sender, message, received_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (channel, platform_id) DO NOTHING RETURNING id`),
+      answered: prepare("UPDATE ingress SET status = 'answered', reply = ? WHERE id = ?"),
+      chunk: prepare("UPDATE ingress SET chunks_sent = ? WHERE id = ?"),
+      finish: prepare("UPDATE ingress SET status = ?, finished_at = ? WHERE id = ?"),
+      unfinished: prepare("SELECT * FROM ingress WHERE status IN ('pending', 'answered') ORDER BY id"),
+      byId: prepare("SELECT * FROM ingress WHERE id = ?"),
+      counts: prepare("SELECT channel, status, COUNT(*) AS count FROM ingress GROUP BY channel, status"),
+    };
+  }
+
+  /** Store a message; undefined when it was seen before (a redelivery). */
+  add(message: InboundMessage): IngressRow | undefined {
+    const row = this.#statements.insert.get(message.channel, message.platformId, message.chat, message.sender, JSON.stringify(message), new Date().toISOString()) as { id: number } | undefined;
+    return row ? { id: row.id, message, status: "pending", reply: null, chunksSent: 0 } : undefined;
+  }
+
+  answered(id: number, reply: string): void {
+    this.#statements.answered.run(reply, id);
+  }
+
+  chunkSent(id: number, count: number): void {
+    this.#statements.chunk.run(count, id);
+  }
+
+  finish(id: number, status: "done" | "ignored"): void {
+    this.#statements.finish.run(status, new Date().toISOString(), id);
+  }
+
+  /** Rows a previous run did not finish, oldest first. */
+  unfinished(): IngressRow[] {
+    return (this.#statements.unfinished.all() as Array<{ id: number; message: string; status: IngressStatus; reply: string | null; chunks_sent: number }>)
+      .map((row) => ({ id: row.id, message: JSON.parse(row.message) as InboundMessage, status: row.status, reply: row.reply, chunksSent: row.chunks_sent }));
+  }
+
+  counts(): Array<{ channel: string; status: string; count: number }> {
+    return this.#statements.counts.all() as Array<{ channel: string; status: string; count: number }>;
+  }
+}

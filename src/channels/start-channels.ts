@@ -1,0 +1,54 @@
+import type { FaradayConfig } from "../config/index.ts";
+import type { SecretStore } from "../state/index.ts";
+import type { Logger } from "../logging/index.ts";
+import type { ChannelService } from "./channel-service.ts";
+import type { TelegramWebhookSink } from "./telegram/telegram-adapter.ts";
+
+/** Secret-store names of channel credentials entered on the dashboard. */
+export const CHANNEL_SECRETS = { telegram: "telegram.botToken", discord: "discord.token" } as const;
+
+/**
+ * Start every enabled channel. A channel is enabled when its config block says so, or when its
+ * token is present and the config does not disable it. Libraries load only for enabled channels.
+ */
+export async function startChannels(input: {
+  service: ChannelService;
+  config: FaradayConfig | undefined;
+  env: Readonly<Record<string, string | undefined>>;
+  secrets: SecretStore;
+  logger: Logger;
+}): Promise<{ telegramWebhook?: TelegramWebhookSink }> {
+  const { service, config, env, secrets, logger } = input;
+  const result: { telegramWebhook?: TelegramWebhookSink } = {};
+
+  const telegram = config?.channels?.telegram;
+  const telegramToken = telegram?.botToken ?? env.TELEGRAM_BOT_TOKEN ?? secrets.get(CHANNEL_SECRETS.telegram);
+  if (telegram?.enabled === false) service.reportUnavailable("telegram", "disabled", "enabled: false");
+  else if (telegram?.enabled === true || telegramToken) {
+    if (!telegramToken) service.reportUnavailable("telegram", "failed", "no bot token: set TELEGRAM_BOT_TOKEN (from @BotFather) or channels.telegram.botToken");
+    else {
+      const { createTelegramAdapter } = await import("./telegram/telegram-adapter.ts");
+      const adapter = createTelegramAdapter({
+        token: telegramToken,
+        ...(telegram?.apiRoot ? { apiRoot: telegram.apiRoot } : {}),
+        ...(telegram?.pollingTimeoutSeconds ? { pollingTimeoutSeconds: telegram.pollingTimeoutSeconds } : {}),
+        ...(telegram?.webhook ? { webhook: telegram.webhook } : {}),
+        logger,
+      });
+      if (telegram?.webhook) result.telegramWebhook = adapter.webhook;
+      service.add(adapter);
+    }
+  }
+
+  const discord = config?.channels?.discord;
+  const discordToken = discord?.token ?? env.DISCORD_BOT_TOKEN ?? secrets.get(CHANNEL_SECRETS.discord);
+  if (discord?.enabled === false) service.reportUnavailable("discord", "disabled", "enabled: false");
+  else if (discord?.enabled === true || discordToken) {
+    if (!discordToken) service.reportUnavailable("discord", "failed", "no bot token: set DISCORD_BOT_TOKEN (Discord developer portal → Bot → Reset Token) or channels.discord.token");
+    else {
+      const { createDiscordAdapter } = await import("./discord/discord-adapter.ts");
+      service.add(createDiscordAdapter({ token: discordToken, ...(discord?.apiBase ? { apiBase: discord.apiBase } : {}), logger }));
+    }
+  }
+  return result;
+}

@@ -1,0 +1,191 @@
+import type { Bot, Context } from "grammy";
+import { FaradayError } from "../../errors/index.ts";
+import type { Logger } from "../../logging/index.ts";
+import type { ChannelAdapter, ChannelHooks, InboundMessage, SendOptions } from "../channel-adapter.ts";
+
+export interface TelegramAdapterOptions {
+  readonly token: string;
+  /** Default https://api.telegram.org; a self-hosted Bot API server, or a test fake. No trailing slash. */
+  readonly apiRoot?: string;
+  /** Long-poll timeout (s). The watchdog allows one poll plus slack before calling it dead. */
+  readonly pollingTimeoutSeconds?: number;
+  /** Webhook mode: Telegram POSTs updates to this URL (our route acks at once). */
+  readonly webhook?: { readonly url: string; readonly secret?: string };
+  readonly logger: Logger;
+}
+
+/** The fastify route a webhook-mode adapter is fed by. */
+export interface TelegramWebhookSink {
+  handle(update: unknown, secretHeader: string | undefined): Promise<number>;
+}
+
+const TEXT_LIMIT = 4096;
+
+function describeTelegramError(error: unknown): FaradayError | Error {
+  const code = (error as { error_code?: number }).error_code;
+  if (code === 401 || code === 404) {
+    return new FaradayError("CHANNEL_AUTH_FAILED", "Telegram rejected the bot token (401). Check TELEGRAM_BOT_TOKEN or channels.telegram.botToken (from @BotFather)", { cause: error });
+  }
+  if (code === 409) {
+    return new FaradayError("CHANNEL_CONFLICT", "Telegram says another poller or a webhook uses this token (409). Stop the other bot instance; retrying with backoff", { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Telegram through grammY. Long polling with grammY's own loop: it handles updates one at a
+ * time and moves the offset only after our handler returns — and our handler only stores the
+ * message (the agent runs elsewhere), so polling never waits on a model, and an update is
+ * confirmed to Telegram only once it is on disk. (@grammyjs/runner fetches ahead and confirms
+ * offsets before handlers finish, which would lose stored-but-unconfirmed guarantees.)
+ */
+export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelAdapter & { webhook: TelegramWebhookSink } {
+  const pollingTimeout = options.pollingTimeoutSeconds ?? 30;
+  let bot: Bot | undefined;
+  let hooks: ChannelHooks | undefined;
+  let polling: Promise<void> | undefined;
+  let webhookActive = false;
+  /** The first update we could not store: never confirm it (or anything after it) to Telegram. */
+  let refusedUpdate: number | undefined;
+
+  async function createBot(): Promise<Bot> {
+    const [{ Bot: BotClass }, { autoRetry }] = await Promise.all([import("grammy"), import("@grammyjs/auto-retry")]);
+    const created = new BotClass(options.token, {
+      client: {
+        ...(options.apiRoot ? { apiRoot: options.apiRoot.replace(/\/+$/, "") } : {}),
+        // grammY's default is 500 s: a half-open socket would wedge polling silently.
+        timeoutSeconds: pollingTimeout + 15,
+      },
+    });
+    // 429 retry_after honoured, but bounded (defaults are unlimited attempts and wait).
+    created.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+    created.api.config.use(async (previous, method, payload, signal) => {
+      const result = await previous(method, payload, signal);
+      if (method === "getUpdates" && result.ok) hooks?.alive();
+      return result;
+    });
+    return created;
+  }
+
+  function normalise(context: Context): InboundMessage | undefined {
+    const message = context.message;
+    if (!message || typeof message.text !== "string" || !context.me) return undefined;
+    const isGroup = message.chat.type !== "private";
+    const username = context.me.username.toLowerCase();
+    const mentioned = (message.entities ?? []).some((entity) =>
+      entity.type === "mention" && message.text!.slice(entity.offset, entity.offset + entity.length).toLowerCase() === `@${username}`);
+    const repliedToBot = message.reply_to_message?.from?.id === context.me.id;
+    return {
+      channel: "telegram",
+      account: String(context.me.id),
+      chat: String(message.chat.id),
+      chatType: isGroup ? "group" : "dm",
+      sender: String(message.from?.id ?? message.chat.id),
+      ...(message.from ? { senderName: [message.from.first_name, message.from.last_name].filter(Boolean).join(" ") || message.from.username || String(message.from.id) } : {}),
+      text: isGroup ? message.text.replace(new RegExp(`@${username}\\b`, "ig"), "").trim() || message.text : message.text,
+      platformId: `${message.chat.id}:${message.message_id}`,
+      addressedToBot: mentioned || repliedToBot,
+    };
+  }
+
+  return {
+    name: "telegram",
+    textLimit: TEXT_LIMIT,
+    watchdogMs: options.webhook ? Number.POSITIVE_INFINITY : (pollingTimeout + 15) * 1000 + 5_000,
+
+    async start(channelHooks, failed) {
+      hooks = channelHooks;
+      const created = await createBot();
+      bot = created;
+      try {
+        await created.init(); // getMe: a bad token fails here, clearly
+      } catch (error) {
+        throw describeTelegramError(error);
+      }
+      refusedUpdate = undefined;
+      created.on("message:text", async (context) => {
+        const message = normalise(context);
+        if (!message) return;
+        try {
+          await channelHooks.receive(message);
+        } catch (error) {
+          // Not stored: make sure it is not confirmed to Telegram either, and restart.
+          refusedUpdate ??= context.update.update_id;
+          failed(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+      created.on("callback_query:data", async (context) => {
+        const query = context.callbackQuery;
+        await channelHooks.action({
+          channel: "telegram",
+          chat: String(query.message?.chat.id ?? query.from.id),
+          sender: String(query.from.id),
+          data: query.data,
+          acknowledge: async (text) => {
+            await context.answerCallbackQuery(text ? { text } : undefined).catch(() => {});
+          },
+        });
+      });
+      created.catch((error) => options.logger.error({ err: error.error }, "telegram update handler failed"));
+
+      if (options.webhook) {
+        await created.api.setWebhook(options.webhook.url, {
+          ...(options.webhook.secret ? { secret_token: options.webhook.secret } : {}),
+          allowed_updates: ["message", "callback_query"],
+        });
+        webhookActive = true;
+        hooks.alive();
+        return;
+      }
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      // bot.start() deletes a stale webhook first, then long-polls until stopped.
+      polling = created
+        .start({ timeout: pollingTimeout, allowed_updates: ["message", "callback_query"], onStart: () => started() })
+        .catch((error: unknown) => failed(describeTelegramError(error)));
+      await Promise.race([running, polling.then(() => {
+        throw new Error("Telegram polling stopped during start");
+      })]);
+      channelHooks.alive();
+    },
+
+    async stop() {
+      const current = bot;
+      bot = undefined;
+      webhookActive = false;
+      // bot.stop() confirms lastTriedUpdateId + 1 to Telegram; wind it back to before an update we
+      // failed to store so Telegram redelivers it (duplicates are dropped by platform id).
+      if (current && refusedUpdate !== undefined) (current as unknown as { lastTriedUpdateId: number }).lastTriedUpdateId = refusedUpdate - 1;
+      if (current?.isRunning()) await current.stop().catch(() => {});
+      await polling?.catch(() => {});
+      polling = undefined;
+    },
+
+    async sendText(chat: string, text: string, sendOptions?: SendOptions) {
+      if (!bot) throw new FaradayError("CHANNEL_UNAVAILABLE", "Telegram is not connected; the reply stays queued");
+      // Plain text: model output full of . ! ( ) - would break MarkdownV2 ("can't parse entities").
+      const message = await bot.api.sendMessage(chat, text, {
+        link_preview_options: { is_disabled: true },
+        ...(sendOptions?.buttons?.length
+          ? { reply_markup: { inline_keyboard: [sendOptions.buttons.map((button) => ({ text: button.label, callback_data: button.data }))] } }
+          : {}),
+      });
+      return String(message.message_id);
+    },
+
+    async sendTyping(chat: string) {
+      await bot?.api.sendChatAction(chat, "typing");
+    },
+
+    webhook: {
+      async handle(update: unknown, secretHeader: string | undefined) {
+        if (!bot || !webhookActive) return 503;
+        if (options.webhook?.secret && secretHeader !== options.webhook.secret) return 401;
+        hooks?.alive();
+        // Stored before we answer 200; grammY's own webhook handler would time out after 10 s.
+        await bot.handleUpdate(update as Parameters<Bot["handleUpdate"]>[0]);
+        return 200;
+      },
+    },
+  };
+}
