@@ -47,7 +47,12 @@ export async function startChannels(input: {
     if (!discordToken) service.reportUnavailable("discord", "failed", "no bot token: set DISCORD_BOT_TOKEN (Discord developer portal → Bot → Reset Token) or channels.discord.token");
     else {
       const { createDiscordAdapter } = await import("./discord/discord-adapter.ts");
-      service.add(createDiscordAdapter({ token: discordToken, ...(discord?.apiBase ? { apiBase: discord.apiBase } : {}), logger }));
+      service.add(createDiscordAdapter({
+        token: discordToken,
+        ...(discord?.apiBase ? { apiBase: discord.apiBase } : {}),
+        ...(discord?.watchdogSeconds ? { watchdogMs: discord.watchdogSeconds * 1000 } : {}),
+        logger,
+      }));
     }
   }
   return result;

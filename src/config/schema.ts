@@ -46,6 +46,7 @@ const discord = z.strictObject({
   ...channelCommon,
   token: z.string().min(1).optional(),
   apiBase: httpUrl.optional(),
+  watchdogSeconds: z.number().int().min(2).max(600).optional(),
 });
 
 const whatsapp = z.strictObject({

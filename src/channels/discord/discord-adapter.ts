@@ -8,8 +8,8 @@ export interface DiscordAdapterOptions {
   /** Default https://discord.com/api; a test fake. */
   readonly apiBase?: string;
   readonly logger: Logger;
-  /** How often readiness is sampled for the watchdog (ms). */
-  readonly livenessIntervalMs?: number;
+  /** No heartbeat acknowledged for this long → the connection is dead (default 90 s; Discord beats every ~41 s). */
+  readonly watchdogMs?: number;
 }
 
 const TEXT_LIMIT = 2000;
@@ -20,6 +20,7 @@ function describeDiscordError(error: unknown): Error {
   if (code === "TokenInvalid" || /invalid token|401|Unauthorized|4004/i.test(text)) {
     return new FaradayError("CHANNEL_AUTH_FAILED", "Discord rejected the bot token. Check DISCORD_BOT_TOKEN or channels.discord.token (developer portal → Bot → Reset Token)", { cause: error });
   }
+  // discord.js rejects login with a plain Error("Used disallowed intents") after close 4014.
   if (/disallowed intent|4014/i.test(text) || code === 4014) {
     return new FaradayError(
       "CHANNEL_INTENTS_DISALLOWED",
@@ -61,7 +62,7 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): ChannelAda
   return {
     name: "discord",
     textLimit: TEXT_LIMIT,
-    watchdogMs: 90_000,
+    watchdogMs: options.watchdogMs ?? 90_000,
 
     async start(hooks: ChannelHooks, failed) {
       const discord = await import("discord.js");
@@ -124,10 +125,16 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): ChannelAda
         throw describeDiscordError(error);
       }
       hooks.alive();
-      // discord.js heartbeats itself and detects zombies; we count a ready client as alive.
+      // Alive means a heartbeat was acknowledged: a half-open socket keeps isReady() true for
+      // ~30 s while nothing arrives (the "status OK while dead" failure), but stops the ACKs.
+      let lastPing = -1;
       liveness = setInterval(() => {
-        if (created.isReady() && created.ws.status === 0) hooks.alive();
-      }, options.livenessIntervalMs ?? 5_000);
+        const ping = created.ws.shards.first()?.lastPingTimestamp ?? -1;
+        if (ping !== lastPing && ping > 0) {
+          lastPing = ping;
+          hooks.alive();
+        }
+      }, Math.min(5_000, Math.max(100, Math.floor((options.watchdogMs ?? 90_000) / 10))));
       liveness.unref();
     },
 
