@@ -174,7 +174,10 @@ export class AgentRuntime {
     if (command === "/status") return this.#commandReply(session, agent.id, this.#statusText(agent, session));
 
     const { sessions, tools, logger } = this.#deps;
-    sessions.append(session.id, { role: "user", content: input.text });
+    // A turn the process died in the middle of is retried after restart: its message is already
+    // the last thing in the transcript, so it is not written twice.
+    const last = sessions.lastMessage(session.id);
+    if (!(last?.role === "user" && last.content === input.text)) sessions.append(session.id, { role: "user", content: input.text });
     const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 };
     const executed: ExecutedToolCall[] = [];
     const model = this.#modelFor(agent);

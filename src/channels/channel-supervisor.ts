@@ -91,8 +91,11 @@ export class ChannelSupervisor {
       if (generation !== this.#generation || this.#stopped) return;
       this.#set("connected", "listening");
       clearInterval(this.#watchdog);
-      this.#watchdog = setInterval(() => this.#check(generation), Math.max(250, Math.floor(this.adapter.watchdogMs / 4)));
-      this.#watchdog.unref();
+      // Webhook-mode adapters have no poll to time: no watchdog (Infinity).
+      if (Number.isFinite(this.adapter.watchdogMs)) {
+        this.#watchdog = setInterval(() => this.#check(generation), Math.max(250, Math.floor(this.adapter.watchdogMs / 4)));
+        this.#watchdog.unref();
+      }
     } catch (error) {
       if (generation === this.#generation) await this.#fail(error as Error);
     }
@@ -111,8 +114,10 @@ export class ChannelSupervisor {
     if (this.#stopped) return;
     this.#generation++; // late callbacks of the failed connection are ignored from here
     clearInterval(this.#watchdog);
-    await this.adapter.stop().catch(() => {});
     const code = isFaradayError(error) ? error.code : undefined;
+    // Say so at once: stopping a wedged connection can itself take a while.
+    if (!code || !FATAL.has(code)) this.#set("reconnecting", error.message);
+    await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
     if (code && FATAL.has(code)) {
       this.#set("failed", error.message);
       this.#logger.error({ code, reason: error.message }, "channel failed; it will not restart until the config changes");
@@ -133,7 +138,13 @@ export class ChannelSupervisor {
     this.#generation++;
     clearInterval(this.#watchdog);
     clearTimeout(this.#retry);
-    await this.adapter.stop().catch(() => {});
+    await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
     this.#set("disabled", "stopped");
   }
+}
+
+/** Wait for `promise`, but no longer than `ms`. */
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }

@@ -39,7 +39,10 @@ const telegram = z.strictObject({
   botToken: z.string().min(1).optional(),
   apiRoot: httpUrl.optional(),
   pollingTimeoutSeconds: z.number().int().min(1).max(50).optional(),
-  webhook: z.strictObject({ url: httpUrl, secret: z.string().min(1).optional() }).optional(),
+  webhook: z.strictObject({
+    url: z.string().regex(/^https:\/\/[^\s]+$/, "Telegram only delivers to a public https:// URL"),
+    secret: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, "letters, digits, _ and - (Telegram's rule for secret_token)").optional(),
+  }).optional(),
 });
 
 const discord = z.strictObject({

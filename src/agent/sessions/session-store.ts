@@ -81,6 +81,7 @@ export class SessionStore {
       insertFts: prepare("INSERT INTO messages_fts (content, session_id, seq) VALUES (?, ?, ?)"),
       messagesAfter: prepare("SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq"),
       messagesPage: prepare("SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
+      lastMessage: prepare("SELECT * FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT 1"),
       setSummary: prepare("UPDATE sessions SET summary = ?, summary_through = ?, updated_at = ? WHERE id = ?"),
       addUsage: prepare(`UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
         cache_read_tokens = cache_read_tokens + ?, turns = turns + 1, last_model = ?, updated_at = ? WHERE id = ?`),
@@ -175,6 +176,11 @@ export class SessionStore {
   /** Messages not yet covered by the summary, oldest first. */
   messagesAfter(sessionId: string, seq: number): StoredMessage[] {
     return (this.#statements.messagesAfter.all(sessionId, seq) as unknown as MessageRow[]).map(toMessage);
+  }
+
+  lastMessage(sessionId: string): StoredMessage | undefined {
+    const row = this.#statements.lastMessage.get(sessionId) as unknown as MessageRow | undefined;
+    return row ? toMessage(row) : undefined;
   }
 
   page(sessionId: string, afterSeq: number, limit: number): StoredMessage[] {

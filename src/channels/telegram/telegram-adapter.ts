@@ -54,7 +54,7 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
       client: {
         ...(options.apiRoot ? { apiRoot: options.apiRoot.replace(/\/+$/, "") } : {}),
         // grammY's default is 500 s: a half-open socket would wedge polling silently.
-        timeoutSeconds: pollingTimeout + 15,
+        timeoutSeconds: pollingTimeout + 5,
       },
     });
     // 429 retry_after honoured, but bounded (defaults are unlimited attempts and wait).
@@ -91,7 +91,8 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
   return {
     name: "telegram",
     textLimit: TEXT_LIMIT,
-    watchdogMs: options.webhook ? Number.POSITIVE_INFINITY : (pollingTimeout + 15) * 1000 + 5_000,
+    // One long poll plus the request timeout's slack: past that, polling is wedged.
+    watchdogMs: options.webhook ? Number.POSITIVE_INFINITY : (pollingTimeout + 5) * 1000 + 2_000,
 
     async start(channelHooks, failed) {
       hooks = channelHooks;
@@ -129,10 +130,17 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
       created.catch((error) => options.logger.error({ err: error.error }, "telegram update handler failed"));
 
       if (options.webhook) {
-        await created.api.setWebhook(options.webhook.url, {
-          ...(options.webhook.secret ? { secret_token: options.webhook.secret } : {}),
-          allowed_updates: ["message", "callback_query"],
-        });
+        try {
+          await created.api.setWebhook(options.webhook.url, {
+            ...(options.webhook.secret ? { secret_token: options.webhook.secret } : {}),
+            allowed_updates: ["message", "callback_query"],
+          });
+        } catch (error) {
+          if ((error as { error_code?: number }).error_code === 400) {
+            throw new FaradayError("CHANNEL_NOT_CONFIGURED", `Telegram refused the webhook URL ${options.webhook.url}: ${(error as Error).message}. It must be a public https:// URL that reaches POST /channels/telegram/webhook`, { cause: error });
+          }
+          throw describeTelegramError(error);
+        }
         webhookActive = true;
         hooks.alive();
         return;
