@@ -158,3 +158,43 @@ test("webhook mode: setWebhook with the secret, updates acked through the route,
   assert.equal(telegram.sent(OWNER).length, 1, "and deduplicated");
   void gateway;
 });
+
+test("a confirm-level tool asks in the Telegram chat with Yes/No buttons; only the asker's Yes runs it", async (t) => {
+  const { startFavcrmFake, FAVCRM_FAKE_DEFAULT_API_KEY } = await import("../fakes/favcrm-fake.ts");
+  const { toolResults } = await import("../fakes/model-script.ts");
+  const favcrm = await startFavcrmFake();
+  t.after(() => favcrm.close());
+  const model = await startAnthropicFake();
+  t.after(() => model.close());
+  model.enqueue(
+    { toolCalls: [{ name: "favcrm__void_invoice", arguments: { invoiceId: "inv_9", reason: "duplicate" } }] },
+    (request) => ({ text: `Done: ${toolResults(request).at(-1)!.content.slice(0, 30)}` }),
+  );
+  const telegram = await startTelegramFake();
+  t.after(() => telegram.close());
+  const stateDir = await tempStateDir(t);
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, "openclaw.json"), JSON.stringify({
+    agents: { defaults: { model: "anthropic/claude-test" } },
+    channels: { telegram: { enabled: true, apiRoot: telegram.url, pollingTimeoutSeconds: 1, groupPolicy: "open", requireMention: false } },
+  }));
+  await startGateway(t, stateDir, {
+    allowUnconfigured: false,
+    env: {
+      OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "sk-ant-test-key-for-fakes-000000000", ANTHROPIC_BASE_URL: model.url,
+      TELEGRAM_BOT_TOKEN: telegram.token, FAVCRM_MCP_URL: favcrm.url, FAVCRM_API_KEY: FAVCRM_FAKE_DEFAULT_API_KEY,
+    },
+  });
+  telegram.pushMessage({ chatId: -700, fromId: OWNER, text: "void invoice inv_9", chatType: "group" });
+  await eventually(() => telegram.sent(-700).some((message) => /Approval needed/.test(message.text)), 15_000, "the approval prompt");
+  const prompt = telegram.sent(-700).find((message) => /Approval needed/.test(message.text))!;
+  const buttons = prompt.reply_markup.inline_keyboard[0] as Array<{ text: string; callback_data: string }>;
+  assert.deepEqual(buttons.map((button) => button.text), ["Yes, go ahead", "No"]);
+  assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 0, "nothing sent before the yes");
+  telegram.pushCallbackQuery({ chatId: -700, fromId: 9999, data: buttons[0]!.callback_data, messageId: 1 });
+  await eventually(() => telegram.calls.some((call) => call.method === "answerCallbackQuery"), 10_000, "the stranger's press answered");
+  assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 0, "a stranger's Yes does nothing");
+  telegram.pushCallbackQuery({ chatId: -700, fromId: OWNER, data: buttons[0]!.callback_data, messageId: 1 });
+  await eventually(() => favcrm.calls.some((call) => call.tool === "void_invoice"), 10_000, "the call after Yes");
+  await eventually(() => telegram.sent(-700).some((message) => /^Done:/.test(message.text)), 10_000, "the reply");
+});
