@@ -139,10 +139,14 @@ export class AgentRuntime {
    * the turn that asked is still holding the chat's place in line.
    */
   answerApproval(input: { channel: string; chat: string; sender: string; text: string; account?: string }): string | undefined {
-    if (!this.#deps.approvals) return undefined;
+    if (!this.#deps.approvals?.pending().length) return undefined;
     const agent = this.resolveAgent(input);
     const session = this.#sessionFor(agent.id, input);
-    const answered = this.#deps.approvals.answerFromChat(session.id, input.sender, input.text);
+    return this.#answerApproval(session.id, input.sender, input.text);
+  }
+
+  #answerApproval(sessionId: string, sender: string, text: string): string | undefined {
+    const answered = this.#deps.approvals?.answerFromChat(sessionId, sender, text);
     if (!answered) return undefined;
     return answered.status === "approved" ? `Approved — running ${answered.tool}.` : `Cancelled — ${answered.tool} will not run.`;
   }
@@ -153,11 +157,8 @@ export class AgentRuntime {
     const session = this.#sessionFor(agent.id, input);
     // A YES/NO answering a pending approval is handled here, outside the lane: the turn that
     // asked is still running in it, waiting for exactly this answer.
-    const answered = this.#deps.approvals?.answerFromChat(session.id, input.sender ?? input.chat, input.text);
-    if (answered) {
-      const reply = answered.status === "approved" ? `Approved — running ${answered.tool}.` : `Cancelled — ${answered.tool} will not run.`;
-      return this.#commandReply(session, agent.id, reply);
-    }
+    const acknowledgement = this.#answerApproval(session.id, input.sender ?? input.chat, input.text);
+    if (acknowledgement) return this.#commandReply(session, agent.id, acknowledgement);
     // Re-read inside the lane: an earlier turn may have compacted or counted messages meanwhile.
     const result = await this.lanes.run(session.key, () => this.#turn(agent, this.#deps.sessions.get(session.id) ?? session, input));
     this.#deps.onTurnFinished?.(result);
