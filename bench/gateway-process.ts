@@ -51,12 +51,13 @@ export async function freePort(): Promise<number> {
  * environment so the flags alone decide. stdout and stderr are always drained: a full pipe
  * would stall the gateway and the measurement with it.
  */
-export function spawnGateway(entry: string, options: { port: number; stateDir: string; cwd: string }): GatewayProcess {
+export function spawnGateway(entry: string, options: { port: number; stateDir: string; cwd: string; env?: Record<string, string> }): GatewayProcess {
   // FAVCRM_MCP_URL: built-in FavCRM must never reach the internet from a bench.
   const environment: NodeJS.ProcessEnv = { NODE_ENV: "production", FAVCRM_MCP_URL: "http://127.0.0.1:9/mcp" };
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith("OPENCLAW_") && !key.startsWith("FAVCRM_") && key !== "NODE_OPTIONS" && key !== "NODE_ENV") environment[key] = value;
   }
+  Object.assign(environment, options.env);
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [entry, "gateway", "--allow-unconfigured", "--port", String(options.port), "--state-dir", options.stateDir], {
     cwd: options.cwd,
