@@ -360,7 +360,7 @@ export async function startTelegramFake(options: TelegramFakeOptions = {}): Prom
     }
     previousPoll = { offset, at };
     confirm(offset);
-    if (true) return answer(response, queue.slice(0, limit));
+    if (timeout === 0 || queue.length > 0) return answer(response, queue.slice(0, limit));
     abortHeldPoll(CONFLICT_OTHER_GET_UPDATES);
     const poll: HeldPoll = { response, offset, limit, timer: undefined };
     poll.timer = later(timeout * 1000, () => {

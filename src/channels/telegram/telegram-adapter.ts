@@ -57,8 +57,10 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
         timeoutSeconds: pollingTimeout + 5,
       },
     });
-    // 429 retry_after honoured, but bounded (defaults are unlimited attempts and wait).
-    created.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+    // 429 retry_after honoured, but bounded (defaults are unlimited attempts and wait). Network
+    // errors are rethrown: auto-retry would otherwise retry them forever, so a dead connection
+    // would hang a send (our own send retry and the watchdog handle them instead).
+    created.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: true }));
     created.api.config.use(async (previous, method, payload, signal) => {
       const result = await previous(method, payload, signal);
       if (method === "getUpdates" && result.ok) hooks?.alive();
