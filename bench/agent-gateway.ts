@@ -22,9 +22,10 @@ export function spawnAgentGateway(
   entry: string,
   options: { port: number; stateDir: string; cwd: string; env: Record<string, string>; nodeArgs?: readonly string[] },
 ): GatewayProcess {
-  const environment: NodeJS.ProcessEnv = { NODE_ENV: "production" };
+  // FAVCRM_MCP_URL: the built-in FavCRM connects on a first turn; a bench must never reach the internet.
+  const environment: NodeJS.ProcessEnv = { NODE_ENV: "production", FAVCRM_MCP_URL: "http://127.0.0.1:9/mcp" };
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(OPENCLAW_|FARADAY_|ANTHROPIC_|OPENAI_|TELEGRAM_|DISCORD_|LOG_LEVEL$|NODE_OPTIONS$|NODE_ENV$)/.test(key)) continue;
+    if (/^(OPENCLAW_|FARADAY_|ANTHROPIC_|OPENAI_|TELEGRAM_|DISCORD_|FAVCRM_|LOG_LEVEL$|NODE_OPTIONS$|NODE_ENV$)/.test(key)) continue;
     environment[key] = value;
   }
   Object.assign(environment, options.env);

@@ -19,8 +19,9 @@ import { installBench } from "./install.ts";
 import { machineInfo } from "./machine-info.ts";
 import { startupBench } from "./startup.ts";
 import { agentBench } from "./agent.ts";
+import { channelsBench } from "./channels.ts";
 
-const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench];
+const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench];
 
 interface BenchOutcome {
   name: string;
