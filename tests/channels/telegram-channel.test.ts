@@ -80,6 +80,17 @@ test("409 Conflict is survived: the channel backs off, reconnects and keeps answ
   await eventually(() => telegram.sent(OWNER).some((message) => message.text === "You said: after the conflict"), 10_000, "answer");
 });
 
+test("a stale webhook left by another deployment is cleared and polling works", async (t) => {
+  const { telegram, launch, gateway } = await setup(t);
+  gateway.kill("SIGTERM");
+  await gateway.exited;
+  telegram.setWebhookUrl("https://old-deployment.example.test/hook");
+  await launch();
+  assert.ok(telegram.calls.filter((call) => call.method === "deleteWebhook").length >= 2, "deleteWebhook on start");
+  telegram.pushMessage({ chatId: OWNER, fromId: OWNER, text: "polling again" });
+  await eventually(() => telegram.sent(OWNER).some((message) => message.text === "You said: polling again"), 15_000, "the answer");
+});
+
 test("in a group the bot answers only when mentioned or replied to", async (t) => {
   const { model, telegram } = await setup(t);
   telegram.pushMessage({ chatId: -500, fromId: OWNER, text: "no mention here", chatType: "supergroup" });
