@@ -36,12 +36,16 @@ export class ChannelService {
   readonly access: AccessPolicy;
   readonly #supervisors = new Map<string, ChannelSupervisor>();
   readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #pruneTimer: NodeJS.Timeout;
   #stopping = false;
 
   constructor(deps: ChannelServiceDeps) {
     this.#deps = deps;
     this.ingress = new IngressStore(deps.database);
     this.access = new AccessPolicy(deps.database);
+    this.ingress.prune();
+    this.#pruneTimer = setInterval(() => this.ingress.prune(), 86_400_000);
+    this.#pruneTimer.unref();
   }
 
   #channelConfig(channel: string) {
@@ -202,6 +206,7 @@ export class ChannelService {
     // Refuse new messages (they stay unacknowledged on the platform and come back after the
     // restart), let the turns in flight finish and send, then disconnect.
     this.#stopping = true;
+    clearInterval(this.#pruneTimer);
     await Promise.allSettled([...this.#chains.values()]);
     await Promise.all([...this.#supervisors.values()].map((supervisor) => supervisor.stop()));
   }

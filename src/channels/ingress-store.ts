@@ -30,6 +30,7 @@ export class IngressStore {
       unfinished: prepare("SELECT * FROM ingress WHERE status IN ('pending', 'answered') ORDER BY id"),
       byId: prepare("SELECT * FROM ingress WHERE id = ?"),
       counts: prepare("SELECT channel, status, COUNT(*) AS count FROM ingress GROUP BY channel, status"),
+      prune: prepare("DELETE FROM ingress WHERE status IN ('done', 'ignored') AND received_at < ?"),
     };
   }
 
@@ -55,6 +56,15 @@ export class IngressStore {
   unfinished(): IngressRow[] {
     return (this.#statements.unfinished.all() as Array<{ id: number; message: string; status: IngressStatus; reply: string | null; chunks_sent: number }>)
       .map((row) => ({ id: row.id, message: JSON.parse(row.message) as InboundMessage, status: row.status, reply: row.reply, chunksSent: row.chunks_sent }));
+  }
+
+  /**
+   * Forget finished rows older than `days` (a busy group would otherwise grow the table forever).
+   * Platforms never redeliver that late, so deduplication does not need them. The transcript keeps
+   * what was said.
+   */
+  prune(days = 7): number {
+    return Number(this.#statements.prune.run(new Date(Date.now() - days * 86_400_000).toISOString()).changes);
   }
 
   counts(): Array<{ channel: string; status: string; count: number }> {
