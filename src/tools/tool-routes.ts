@@ -38,13 +38,13 @@ export function toolRoutes(deps: ToolRoutesDeps) {
     });
 
     app.get("/api/mcp/servers", async () => {
-      await deps.mcp.warmUp();
+      await deps.mcp.connectAll();
       return { servers: deps.mcp.statuses() };
     });
 
     app.get("/api/mcp/tools", async (request, reply) => {
       const { server } = request.query as { server?: string };
-      await deps.mcp.warmUp();
+      await deps.mcp.connectAll();
       const statuses = deps.mcp.statuses().filter((status) => !server || status.name === server);
       if (server && statuses.length === 0) return sendError(reply, 404, "MCP_SERVER_UNKNOWN", `no MCP server "${server}"; \`faraday mcp list\` shows them`);
       const tools = statuses.flatMap((status) =>

@@ -180,3 +180,24 @@ test("a server that is down at start has no tools and the model is told; when it
   await eventually(() => connection.status.state === "connected", 15_000, "the reconnect after backoff");
   assert.ok(tools.list().some((tool) => tool.name === "favcrm__list_services"));
 });
+
+test("without a FavCRM key the signup tools are offered without connecting; the first call connects", async (t) => {
+  const { model, favcrm, runtime, tools, approvals } = await setup(t, { withKey: false });
+  model.enqueue({ text: "hello" });
+  await runtime.handle({ channel: "web", chat: "w", text: "hi" });
+  assert.deepEqual(tools.list().filter((tool) => tool.name.startsWith("favcrm__")).map((tool) => tool.name), [
+    "favcrm__register_organisation_request", "favcrm__register_organisation_verify",
+  ]);
+  assert.equal(favcrm.httpRequests, 0, "no connection (and no MCP SDK loaded) for a user who never signs up");
+  model.enqueue(
+    { toolCalls: [{ name: "favcrm__register_organisation_request", arguments: { email: "o@example.test", organisationName: "S", industry: "beauty", country: "HK", timezone: "Asia/Hong_Kong" } }] },
+    (request) => ({ text: toolResults(request).at(-1)!.content }),
+  );
+  let notice: ToolNotice | undefined;
+  const turn = runtime.handle({ channel: "web", chat: "w", sender: "web", text: "sign me up", onNotice: (value) => (notice = value) });
+  await eventually(() => notice !== undefined, 10_000, "approval to send the email");
+  approvals.decide(notice!.approval.id, true, "api");
+  const result = await turn;
+  assert.match(result.reply, /requestId/);
+  assert.equal(favcrm.calls.filter((call) => call.tool === "register_organisation_request").length, 1);
+});

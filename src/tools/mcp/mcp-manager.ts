@@ -5,6 +5,7 @@ import type { Logger } from "../../logging/index.ts";
 import type { SecretStore } from "../../state/index.ts";
 import type { ToolCallContext, ToolResult, ToolSource } from "../tool-source.ts";
 import { McpConnection } from "./mcp-connection.ts";
+import { FAVCRM_SIGNUP_TOOLS } from "./favcrm-signup-tools.ts";
 import { FAVCRM_SECRET, resolveServerSpecs, type McpServerSpec } from "./server-specs.ts";
 
 export interface McpManagerDeps {
@@ -115,16 +116,23 @@ export class McpManager {
     }));
   }
 
-  /** One ToolSource per enabled server. A lazy server connects the first time it is listed. */
+  /** One ToolSource per enabled server. A lazy server (FavCRM without a key) connects on its first call. */
   sources(): ToolSource[] {
     return [...this.#connections.values()].filter((connection) => connection.spec.enabled).map((connection) => this.#source(connection));
   }
 
   /**
-   * Before a turn builds its tool list: try lazy servers once, and wait for connects already in
-   * flight (a server still backing off after a failure is not waited for).
+   * Before a turn builds its tool list: wait for connects already in flight (a server still
+   * backing off after a failure is not waited for; a lazy one stays unconnected until called).
    */
   async warmUp(): Promise<void> {
+    await Promise.all([...this.#connections.values()]
+      .filter((connection) => connection.spec.enabled && connection.status.state === "connecting")
+      .map((connection) => connection.connect()));
+  }
+
+  /** Connect idle servers (lazy ones included) and wait for connects in flight — for `mcp list` / `mcp tools`. */
+  async connectAll(): Promise<void> {
     await Promise.all([...this.#connections.values()]
       .filter((connection) => connection.spec.enabled && (connection.status.state === "idle" || connection.status.state === "connecting"))
       .map((connection) => connection.connect()));
@@ -135,13 +143,13 @@ export class McpManager {
     return {
       name: spec.name,
       trusted: spec.trusted,
-      list: () => connection.tools(),
+      list: () => (spec.lazy && connection.status.state === "idle" ? FAVCRM_SIGNUP_TOOLS : connection.tools()),
       status: () => ({
         available: connection.status.state === "connected" || connection.status.state === "idle",
         reason: connection.status.reason,
       }),
       call: async (name: string, args: Record<string, unknown>, context: ToolCallContext): Promise<ToolResult> => {
-        const tool = connection.lastListedTools().find((candidate) => candidate.name === name);
+        const tool = [...connection.lastListedTools(), ...(spec.lazy ? FAVCRM_SIGNUP_TOOLS : [])].find((candidate) => candidate.name === name);
         const serverToolName = tool?.serverToolName ?? name;
         const result = await connection.call(serverToolName, args, context.signal);
         if (spec.name === "favcrm" && serverToolName === "register_organisation_verify" && !result.isError) {
