@@ -18,7 +18,7 @@ import { formatMiB, type BenchContext, type BenchModule, type BenchResult, type 
 import { freePort, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
 
 const TOKEN = "bench-gateway-token-0123456789abcdef";
-const ANTHROPIC_KEY = "sk-ant-bench-key-for-the-fake-000000";
+const ANTHROPIC_KEY = "fake-anthropic-key-for-the-bench";
 const MODEL = "anthropic/claude-bench";
 
 /** Throughput: 50 sessions, each a sequence of turns; stop at 3,000 turns or 20 s. */

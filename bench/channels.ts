@@ -12,7 +12,7 @@ import { formatMiB, formatMs, type BenchContext, type BenchModule, type BenchRes
 import { freePort, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
 
 const TOKEN = "bench-gateway-token-0123456789abcdef";
-const ANTHROPIC_KEY = "sk-ant-bench-key-for-the-fake-000000";
+const ANTHROPIC_KEY = "fake-anthropic-key-for-the-bench";
 const MODEL = "anthropic/claude-bench";
 const MiB = 1024 * 1024;
 

@@ -16,7 +16,7 @@ import { startAnthropicFake } from "../fakes/anthropic-fake.ts";
 import { startOpenAIFake } from "../fakes/openai-fake.ts";
 import { lastUserText, toolResults, type ModelFake } from "../fakes/model-script.ts";
 
-const ANTHROPIC_KEY = "sk-ant-test-key-for-fakes-000000000";
+const ANTHROPIC_KEY = "fake-anthropic-key-for-tests";
 const OPENAI_KEY = "sk-test-openai-key-for-fakes-0000";
 
 async function setup(t: TestContext, config: Record<string, unknown>, env: Record<string, string | undefined>) {

@@ -5,7 +5,7 @@ import { startAnthropicFake } from "../fakes/anthropic-fake.ts";
 import { lastUserText } from "../fakes/model-script.ts";
 
 const TOKEN = "test-gateway-token-0123456789";
-const ANTHROPIC_KEY = "sk-ant-test-key-for-fakes-000000000";
+const ANTHROPIC_KEY = "fake-anthropic-key-for-tests";
 
 async function fakeModel(t: import("node:test").TestContext) {
   const fake = await startAnthropicFake();

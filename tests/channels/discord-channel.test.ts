@@ -25,7 +25,7 @@ async function setup(t: TestContext, options: { privilegedIntentsAllowed?: boole
     agents: { defaults: { model: "anthropic/claude-test" }, list: [{ id: "main", default: true }] },
     channels: { discord: { enabled: true, apiBase: discord.apiBase, dmPolicy: options.dmPolicy ?? "pairing", groupPolicy: "open", watchdogSeconds: 3 } },
   }));
-  const env = { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "sk-ant-test-key-for-fakes-000000000", ANTHROPIC_BASE_URL: model.url, DISCORD_BOT_TOKEN: discord.token };
+  const env = { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "fake-anthropic-key-for-tests", ANTHROPIC_BASE_URL: model.url, DISCORD_BOT_TOKEN: discord.token };
   const gateway = await startGateway(t, stateDir, { env, allowUnconfigured: false });
   const channelState = async () => (await api(gateway.url, "/api/status", { token: TOKEN })).json.components.find((component: { name: string }) => component.name === "channel:discord");
   if (options.privilegedIntentsAllowed !== false) await eventually(async () => (await channelState())?.state === "connected", 15_000, "discord connected");

@@ -26,7 +26,7 @@ async function setup(t: TestContext, options: { reply?: (request: RecordedReques
     }));
   };
   await configure();
-  const env = { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "sk-ant-test-key-for-fakes-000000000", ANTHROPIC_BASE_URL: model.url, TELEGRAM_BOT_TOKEN: telegram.token };
+  const env = { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "fake-anthropic-key-for-tests", ANTHROPIC_BASE_URL: model.url, TELEGRAM_BOT_TOKEN: telegram.token };
   const launch = async () => {
     const gateway = await startGateway(t, stateDir, { env, allowUnconfigured: false });
     const channelState = async () => (await api(gateway.url, "/api/status", { token: TOKEN })).json.components.find((component: { name: string }) => component.name === "channel:telegram");
@@ -154,7 +154,7 @@ test("webhook mode: setWebhook with the secret, updates acked through the route,
   const gateway = await startGateway(t, stateDir, {
     args: ["--port", String(port)],
     allowUnconfigured: false,
-    env: { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "sk-ant-test-key-for-fakes-000000000", ANTHROPIC_BASE_URL: model.url, TELEGRAM_BOT_TOKEN: telegram.token },
+    env: { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "fake-anthropic-key-for-tests", ANTHROPIC_BASE_URL: model.url, TELEGRAM_BOT_TOKEN: telegram.token },
   });
   await eventually(() => telegram.webhookUrl === publicUrl, 10_000, "setWebhook").catch((error) => {
     throw new Error(`${error.message}\n${gateway.stdout()}\n${gateway.stderr()}`);
@@ -192,7 +192,7 @@ test("a confirm-level tool asks in the Telegram chat with Yes/No buttons; only t
   await startGateway(t, stateDir, {
     allowUnconfigured: false,
     env: {
-      OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "sk-ant-test-key-for-fakes-000000000", ANTHROPIC_BASE_URL: model.url,
+      OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "fake-anthropic-key-for-tests", ANTHROPIC_BASE_URL: model.url,
       TELEGRAM_BOT_TOKEN: telegram.token, FAVCRM_MCP_URL: favcrm.url, FAVCRM_API_KEY: FAVCRM_FAKE_DEFAULT_API_KEY,
     },
   });

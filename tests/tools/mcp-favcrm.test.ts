@@ -6,7 +6,7 @@ import { toolResults, type RecordedRequest } from "../fakes/model-script.ts";
 import { eventually, startAgentHarness } from "../helpers/agent-harness.ts";
 import type { ToolNotice } from "../../src/tools/index.ts";
 
-const ANTHROPIC_KEY = "sk-ant-test-key-for-fakes-000000000";
+const ANTHROPIC_KEY = "fake-anthropic-key-for-tests";
 const MODEL_CONFIG = { agents: { defaults: { model: "anthropic/claude-test" }, list: [{ id: "main", default: true }] } };
 
 /** The `data` of the last tool result the model received (FavCRM: structuredContent {data, summary, renderType}). */

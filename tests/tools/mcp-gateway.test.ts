@@ -9,7 +9,7 @@ import { toolResults, type RecordedRequest } from "../fakes/model-script.ts";
 import { api, runToExit, startGateway, tempStateDir } from "../helpers/gateway-process.ts";
 
 const TOKEN = "test-gateway-token-0123456789";
-const ANTHROPIC_KEY = "sk-ant-test-key-for-fakes-000000000";
+const ANTHROPIC_KEY = "fake-anthropic-key-for-tests";
 const lastData = (request: RecordedRequest) => JSON.parse(toolResults(request).at(-1)!.content).data;
 
 async function setup(t: TestContext, options: { withKey: boolean }) {
