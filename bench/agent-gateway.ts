@@ -1,67 +1,13 @@
 /**
- * Plumbing for bench/agent.ts: a gateway child with the fake model's environment (the shared
- * spawnGateway() strips OPENCLAW_* and takes no extra variables), a keep-alive /api/chat
- * client, per-turn timing of the in-process Anthropic fake, and /proc readings.
+ * Plumbing for bench/agent.ts and bench/channels.ts: a keep-alive /api/chat client, per-turn
+ * timing of the in-process Anthropic fake, and /proc readings. Gateways come from
+ * spawnGateway() in gateway-process.ts.
  */
-import { spawn } from "node:child_process";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { readFile } from "node:fs/promises";
 import { Agent, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { GatewayProcess } from "./gateway-process.ts";
-import { trackChild } from "./gateway-process.ts";
 
-const OUTPUT_TAIL_BYTES = 8 * 1024;
-
-/**
- * Spawns `node [nodeArgs] ENTRY gateway --allow-unconfigured --port P --state-dir D` with a
- * clean environment (no OPENCLAW_*, ANTHROPIC_*, OPENAI_*, NODE_OPTIONS from ours) plus
- * `env`. The child is registered with trackChild() so the runner's killAllChildren() ends it
- * whatever happens; the handle works with waitForHealthy() and stopGateway().
- */
-export function spawnAgentGateway(
-  entry: string,
-  options: { port: number; stateDir: string; cwd: string; env: Record<string, string>; nodeArgs?: readonly string[] },
-): GatewayProcess {
-  // FAVCRM_MCP_URL: the built-in FavCRM connects on a first turn; a bench must never reach the internet.
-  const environment: NodeJS.ProcessEnv = { NODE_ENV: "production", FAVCRM_MCP_URL: "http://127.0.0.1:9/mcp" };
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^(OPENCLAW_|FARADAY_|ANTHROPIC_|OPENAI_|TELEGRAM_|DISCORD_|FAVCRM_|LOG_LEVEL$|NODE_OPTIONS$|NODE_ENV$)/.test(key)) continue;
-    environment[key] = value;
-  }
-  Object.assign(environment, options.env);
-  const spawnedAt = performance.now();
-  const args = [...(options.nodeArgs ?? []), entry, "gateway", "--allow-unconfigured", "--port", String(options.port), "--state-dir", options.stateDir];
-  const child = spawn(process.execPath, args, { cwd: options.cwd, env: environment, stdio: ["ignore", "pipe", "pipe"] });
-  if (child.pid === undefined) throw new Error(`could not spawn ${process.execPath} ${entry}`);
-  trackChild(child);
-
-  let tail = "";
-  const handle: GatewayProcess = {
-    child,
-    pid: child.pid,
-    port: options.port,
-    stateDir: options.stateDir,
-    spawnedAt,
-    listeningAt: undefined,
-    exitStatus: undefined,
-    exited: new Promise((resolve) => {
-      child.once("exit", (code, signal) => {
-        handle.exitStatus = code ?? signal ?? "unknown";
-        resolve(handle.exitStatus);
-      });
-    }),
-    outputTail: () => tail,
-  };
-  // Always drained: a full pipe would stall the gateway and the measurement with it.
-  const collect = (chunk: Buffer): void => {
-    const text = chunk.toString("utf8");
-    if (handle.listeningAt === undefined && text.includes('"gateway listening"')) handle.listeningAt = performance.now();
-    tail = (tail + text).slice(-OUTPUT_TAIL_BYTES);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  return handle;
-}
 
 export interface ChatAnswer {
   status: number;

@@ -12,10 +12,9 @@ import {
   readProcessCpuSeconds,
   readProcessMemory,
   slope,
-  spawnAgentGateway,
 } from "./agent-gateway.ts";
 import { formatMiB, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
-import { freePort, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
+import { freePort, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
 
 const TOKEN = "bench-gateway-token-0123456789abcdef";
 const ANTHROPIC_KEY = "fake-anthropic-key-for-the-bench";
@@ -125,7 +124,7 @@ async function startGatewayWith(environment: Environment, label: string, maxConc
   const profileArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", `gateway-${label}.cpuprofile`] : [];
   const allArgs = [...EXTRA_NODE_ARGS, ...profileArgs, ...nodeArgs];
   if (allArgs.length > 0) environment.context.log(`${label}: gateway node flags ${allArgs.join(" ")}`);
-  const gateway = spawnAgentGateway(environment.context.entry, {
+  const gateway = spawnGateway(environment.context.entry, {
     port: await freePort(),
     stateDir,
     cwd: environment.scratch,

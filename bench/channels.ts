@@ -7,9 +7,9 @@ import { startAnthropicFake } from "../tests/fakes/anthropic-fake.ts";
 import { startDiscordFake, type DiscordFake } from "../tests/fakes/discord-fake.ts";
 import { echoLastUserMessage, type ModelFake } from "../tests/fakes/model-script.ts";
 import { startTelegramFake, type TelegramFake } from "../tests/fakes/telegram-fake.ts";
-import { memoryAfterFullGc, percentile, readProcessCpuSeconds, readProcessMemory, spawnAgentGateway } from "./agent-gateway.ts";
+import { memoryAfterFullGc, percentile, readProcessCpuSeconds, readProcessMemory } from "./agent-gateway.ts";
 import { formatMiB, formatMs, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
-import { freePort, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
+import { freePort, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
 
 const TOKEN = "bench-gateway-token-0123456789abcdef";
 const ANTHROPIC_KEY = "fake-anthropic-key-for-the-bench";
@@ -126,7 +126,7 @@ async function launch(environment: Environment, stateDir: string, env: Record<st
   // FARADAY_BENCH_CPU_PROF_DIR=DIR: every gateway writes a CPU profile there when it exits (as in bench/agent.ts).
   const profileDir = process.env.FARADAY_BENCH_CPU_PROF_DIR;
   const profileArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", `gateway-channels-${++profileCount}.cpuprofile`] : [];
-  const gateway = spawnAgentGateway(environment.context.entry, {
+  const gateway = spawnGateway(environment.context.entry, {
     port: await freePort(),
     stateDir,
     cwd: environment.scratch,

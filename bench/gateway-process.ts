@@ -51,15 +51,21 @@ export async function freePort(): Promise<number> {
  * environment so the flags alone decide. stdout and stderr are always drained: a full pipe
  * would stall the gateway and the measurement with it.
  */
-export function spawnGateway(entry: string, options: { port: number; stateDir: string; cwd: string; env?: Record<string, string> }): GatewayProcess {
-  // FAVCRM_MCP_URL: built-in FavCRM must never reach the internet from a bench.
+export function spawnGateway(
+  entry: string,
+  options: { port: number; stateDir: string; cwd: string; env?: Record<string, string>; nodeArgs?: readonly string[] },
+): GatewayProcess {
+  // Nothing of ours that changes the gateway's behaviour leaks in; `env` adds what a bench wants.
+  // FAVCRM_MCP_URL: the built-in FavCRM must never reach the internet from a bench.
   const environment: NodeJS.ProcessEnv = { NODE_ENV: "production", FAVCRM_MCP_URL: "http://127.0.0.1:9/mcp" };
   for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("OPENCLAW_") && !key.startsWith("FAVCRM_") && key !== "NODE_OPTIONS" && key !== "NODE_ENV") environment[key] = value;
+    if (/^(OPENCLAW_|FARADAY_|ANTHROPIC_|OPENAI_|TELEGRAM_|DISCORD_|FAVCRM_|LOG_LEVEL$|NODE_OPTIONS$|NODE_ENV$)/.test(key)) continue;
+    environment[key] = value;
   }
   Object.assign(environment, options.env);
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [entry, "gateway", "--allow-unconfigured", "--port", String(options.port), "--state-dir", options.stateDir], {
+  const args = [...(options.nodeArgs ?? []), entry, "gateway", "--allow-unconfigured", "--port", String(options.port), "--state-dir", options.stateDir];
+  const child = spawn(process.execPath, args, {
     cwd: options.cwd,
     env: environment,
     stdio: ["ignore", "pipe", "pipe"],
