@@ -10,16 +10,21 @@ export const GATEWAY_EXTENSIONS: readonly GatewayExtension[] = [
   {
     name: "agent",
     async setup(context) {
-      const { agentExtension } = await import("../agent/agent-extension.ts");
+      const { agentExtension } = await loadAgentExtension();
       return agentExtension.setup(context);
     },
   },
 ];
 
+let agentModule: Promise<typeof import("../agent/agent-extension.ts")> | undefined;
+/** Loaded once; started early so parsing overlaps the lock and database work. */
+const loadAgentExtension = () => (agentModule ??= import("../agent/agent-extension.ts"));
+
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 /** `faraday gateway`: run until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runGateway(flags: GatewayFlags): Promise<number> {
+  void loadAgentExtension().catch(() => {}); // errors surface again when setup awaits it
   const environment = readEnvironment();
   const level = environment.logLevel && LEVELS.has(environment.logLevel) ? environment.logLevel : "info";
   const logger = createLogger({ level: level as "info" });
