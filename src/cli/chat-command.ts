@@ -76,16 +76,14 @@ export async function runChat(options: ChatOptions): Promise<number> {
     return 0;
   }
   const terminal = createInterface({ input: process.stdin, output: process.stdout });
+  // End of input (Ctrl+D, a closed pipe) closes the interface; a pending question never settles then.
+  const closed = new Promise<null>((resolve) => terminal.once("close", () => resolve(null)));
   let sessionId = options.session;
   process.stdout.write(`Connected to ${target.url}. /new starts over, /status shows usage, Ctrl+D quits.\n`);
   try {
     for (;;) {
-      let line: string;
-      try {
-        line = await terminal.question("you> ");
-      } catch {
-        break;
-      }
+      const line = await Promise.race([terminal.question("you> ").catch(() => null), closed]);
+      if (line === null) break;
       if (line.trim() === "") continue;
       process.stdout.write("assistant> ");
       let streamed = "";

@@ -89,3 +89,29 @@ test("faraday chat -m sends one message to the local gateway and prints the repl
   assert.match(object.reply, /Agent: main/);
   assert.ok(object.sessionId);
 });
+
+test("faraday chat interactively: lines typed in are answered as they stream, in one session, until end of input", async (t) => {
+  const fake = await fakeModel(t);
+  const stateDir = await tempStateDir(t);
+  await startGateway(t, stateDir, { env: envFor(fake.url) });
+  const { spawn } = await import("node:child_process");
+  const { ENTRY, cleanEnv } = await import("../helpers/gateway-process.ts");
+  const child = spawn(process.execPath, [ENTRY, "chat", "--state-dir", stateDir], { env: cleanEnv({ OPENCLAW_GATEWAY_TOKEN: TOKEN }), stdio: ["pipe", "pipe", "pipe"] });
+  t.after(() => child.kill("SIGKILL"));
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const waitFor = async (pattern: RegExp) => {
+    for (let attempt = 0; attempt < 400 && !pattern.test(output); attempt++) await new Promise((resolve) => setTimeout(resolve, 25));
+    assert.match(output, pattern);
+  };
+  await waitFor(/you> /);
+  child.stdin.write("first line\n");
+  await waitFor(/assistant> You said: first line/);
+  child.stdin.write("second line\n");
+  await waitFor(/assistant> You said: second line/);
+  child.stdin.end();
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  assert.equal(code, 0);
+  // Both lines went to one session: the second request carried the first exchange.
+  assert.match(JSON.stringify(fake.requests.at(-1)!.body.messages), /You said: first line/);
+});
