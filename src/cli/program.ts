@@ -143,6 +143,43 @@ export function buildProgram(): Command {
       await exitWith(async () => (await import("./pairing-command.ts")).runPairingApprove(channel, code, options))(options);
     });
 
+  const deploy = program.command("deploy").description("deploy to Fly.io and manage the deployed gateway (no SSH needed)");
+  deploy
+    .command("fly")
+    .description("from nothing to a running gateway on Fly.io; safe to rerun (it resumes)")
+    .requiredOption("--app <name>", "Fly app name (global)")
+    .option("--org <slug>", "Fly organisation (default personal)")
+    .option("--region <code>", "region (default iad)")
+    .option("--volume-size <gb>", "volume size in GB (default 1)")
+    .option("--memory <mb>", "machine memory in MB (default 256)")
+    .option("--config <file>", "openclaw.json to push (default ./openclaw.json if present)")
+    .option("--env-file <file>", "secrets as NAME=value lines (default ./.env if present)")
+    .option("--url <url>", "address for the health check and config push (default https://APP.fly.dev)")
+    .option("--health-timeout <seconds>", "how long to wait for /healthz (default 300)")
+    .option("--dry-run", "print the plan; change nothing")
+    .option("--force", "replace an existing fly.toml that faraday did not write")
+    .option("--yes", "do not ask")
+    .option("--json", "one JSON event per line")
+    .option("--show-token", "print the gateway token in full at the end")
+    .action(exitWith(async (options: import("./deploy-command.ts").DeployFlyFlags) => (await import("./deploy-command.ts")).runDeployFly(options)));
+  const appCommand = (name: string, description: string) =>
+    deploy.command(name).description(description).requiredOption("--app <name>", "Fly app name").option("--url <url>", "gateway URL (default https://APP.fly.dev)").option("--env-file <file>", "where OPENCLAW_GATEWAY_TOKEN is (default ./.env)");
+  appCommand("status", "machine state, health, version, volume, region").option("--json", "print JSON")
+    .action(exitWith(async (options: { app: string; url?: string; json?: boolean }) => (await import("./deploy-command.ts")).runDeployStatus(options)));
+  appCommand("logs", "recent log lines")
+    .action(exitWith(async (options: { app: string; url?: string; json?: boolean }) => (await import("./deploy-command.ts")).runDeployLogs(options)));
+  appCommand("unlock", "remote repair: remove a dead gateway's lock inside the machine, restart it if unhealthy").option("--json", "print JSON")
+    .action(exitWith(async (options: { app: string; url?: string; json?: boolean }) => (await import("./deploy-command.ts")).runDeployUnlock(options)));
+  appCommand("update", "rebuild and redeploy; volume, secrets and config kept")
+    .option("--json", "one JSON event per line")
+    .action(exitWith(async (options: { app: string; url?: string; json?: boolean }) => (await import("./deploy-command.ts")).runDeployFly({ ...options, redeploy: true })));
+  appCommand("config <direction>", "push or pull openclaw.json through the gateway's API").option("--config <file>", "file to push (default ./openclaw.json)").option("--json", "print JSON")
+    .action(async (direction: string, options: { app: string; url?: string; json?: boolean; config?: string }) => {
+      await exitWith(async () => (await import("./deploy-command.ts")).runDeployConfig(direction, options))(options);
+    });
+  appCommand("destroy", "destroy the app and its volume (asks for the name to be typed)").option("--yes", "do not ask")
+    .action(exitWith(async (options: { app: string; yes?: boolean; json?: boolean }) => (await import("./deploy-command.ts")).runDeployDestroy(options)));
+
   program
     .command("token")
     .description("print the gateway token a client on this machine uses")

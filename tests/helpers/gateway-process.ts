@@ -45,11 +45,11 @@ export interface GatewayProcess {
 }
 
 /** Start `node dist/index.js ARGS` with a clean environment. */
-export function runCli(t: TestContext, args: string[], env: Record<string, string | undefined> = {}): GatewayProcess {
+export function runCli(t: TestContext, args: string[], env: Record<string, string | undefined> = {}, options: { cwd?: string } = {}): GatewayProcess {
   const child = spawn(process.execPath, [ENTRY, ...args], {
     env: cleanEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
   });
   let out = "";
   let err = "";
@@ -109,8 +109,8 @@ export async function startGateway(
 }
 
 /** Run a CLI command to completion. */
-export async function runToExit(t: TestContext, args: string[], env: Record<string, string | undefined> = {}) {
-  const run = runCli(t, args, env);
+export async function runToExit(t: TestContext, args: string[], env: Record<string, string | undefined> = {}, options: { cwd?: string } = {}) {
+  const run = runCli(t, args, env, options);
   const { code } = await run.exited;
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
