@@ -155,3 +155,46 @@ test("deploy unlock runs doctor --fix inside the machine: a dead owner's lock is
   assert.equal(live.restartedMachine, null);
   void ENTRY;
 });
+
+test("the other commands: status, logs, config push (API, then ssh fallback) and pull, update redeploys, destroy", async (t) => {
+  const { cwd, fly, env } = await workspace(t);
+  const gateway = await target(t);
+  assert.equal((await deploy(t, cwd, env, ["--url", gateway.url])).code, 0);
+  const app = ["--app", "faraday-test"];
+
+  const status = await runToExit(t, ["deploy", "status", ...app, "--url", gateway.url, "--json"], env, { cwd });
+  assert.equal(status.code, 0, status.stderr);
+  const parsed = JSON.parse(status.stdout);
+  assert.equal(parsed.healthy, true);
+  assert.equal(parsed.machines[0].state, "started");
+  assert.equal(parsed.volumes[0].name, "faraday_data");
+  assert.match(parsed.version, /^\d+\.\d+\.\d+/);
+
+  fly.appendLogs("faraday-test", ["a line from the machine"]);
+  assert.match((await runToExit(t, ["deploy", "logs", ...app], env, { cwd })).stdout, /a line from the machine/);
+
+  await writeFile(join(cwd, "openclaw.json"), JSON.stringify({ ...CONFIG, session: { dmScope: "per-peer" } }));
+  const pushed = await runToExit(t, ["deploy", "config", "push", ...app, "--url", gateway.url, "--json"], env, { cwd });
+  assert.equal(JSON.parse(pushed.stdout).status, "done", pushed.stderr);
+  const pulled = JSON.parse((await runToExit(t, ["deploy", "config", "pull", ...app, "--url", gateway.url], env, { cwd })).stdout);
+  assert.equal(pulled.session.dmScope, "per-peer");
+
+  // The API unreachable: the file goes over ssh console on stdin, through an explicit shell.
+  const fallback = await runToExit(t, ["deploy", "config", "push", ...app, "--url", "http://127.0.0.1:9", "--json"], env, { cwd });
+  assert.equal(fallback.code, 0, fallback.stderr);
+  const ssh = fly.invocationsOf("ssh console").at(-1)!;
+  assert.match(ssh.argv.at(-1)!, /^sh -c '.*mv \/data\/openclaw\.json\.tmp \/data\/openclaw\.json'$/);
+  assert.equal(JSON.parse(ssh.stdin).session.dmScope, "per-peer");
+
+  const deploysBefore = fly.invocationsOf("deploy").length;
+  const update = await runToExit(t, ["deploy", "update", ...app, "--url", gateway.url, "--json"], env, { cwd });
+  assert.equal(update.code, 0, update.stdout);
+  assert.equal(fly.invocationsOf("deploy").length, deploysBefore + 1, "update redeploys even when nothing changed");
+
+  const refused = await runToExit(t, ["deploy", "destroy", ...app], env, { cwd });
+  assert.notEqual(refused.code, 0, "without --yes and without the typed name nothing is destroyed");
+  assert.equal(fly.invocationsOf("apps destroy").length, 0);
+  const destroyed = await runToExit(t, ["deploy", "destroy", ...app, "--yes"], env, { cwd });
+  assert.equal(destroyed.code, 0, destroyed.stderr);
+  assert.equal(fly.invocationsOf("apps destroy").length, 1);
+});
