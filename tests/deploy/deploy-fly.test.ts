@@ -198,3 +198,32 @@ test("the other commands: status, logs, config push (API, then ssh fallback) and
   assert.equal(destroyed.code, 0, destroyed.stderr);
   assert.equal(fly.invocationsOf("apps destroy").length, 1);
 });
+
+test("without a token in .env one is generated, kept 0600 on this computer, masked in the output, and reused on the next run", async (t) => {
+  const { cwd, fly, env } = await workspace(t, { token: false });
+  const run = await deploy(t, cwd, env, ["--dry-run"]);
+  assert.equal(run.code, 0, run.stdout);
+  const real = await deploy(t, cwd, env, ["--url", "http://127.0.0.1:9", "--health-timeout", "1"]);
+  assert.equal(events(real.stdout).find((event) => event.status === "failed")?.error?.code, "FLY_HEALTH_TIMEOUT");
+  const { stat } = await import("node:fs/promises");
+  const recordPath = join(cwd, ".faraday", "deploys", "faraday-test.json");
+  const record = JSON.parse(await readFile(recordPath, "utf8"));
+  assert.ok(record.gatewayToken.length >= 32);
+  assert.equal((await stat(recordPath)).mode & 0o777, 0o600);
+  assert.match(fly.invocationsOf("secrets import")[0]!.stdin, /^OPENCLAW_GATEWAY_TOKEN=/m);
+  assert.ok(!real.stdout.includes(record.gatewayToken));
+  const again = await deploy(t, cwd, env, ["--url", "http://127.0.0.1:9", "--health-timeout", "1"]);
+  assert.equal(finalStatus(again.stdout).secrets, "unchanged", "the same token, not a new one");
+});
+
+test("a fly.toml faraday did not write is not overwritten without --force", async (t) => {
+  const { cwd, env } = await workspace(t);
+  const gateway = await target(t);
+  await writeFile(join(cwd, "fly.toml"), 'app = "my-own"\n');
+  const refused = await deploy(t, cwd, env, ["--url", gateway.url]);
+  assert.equal(events(refused.stdout).find((event) => event.status === "failed")?.error?.code, "DEPLOY_FLY_TOML_EXISTS");
+  assert.equal(await readFile(join(cwd, "fly.toml"), "utf8"), 'app = "my-own"\n');
+  const forced = await deploy(t, cwd, env, ["--url", gateway.url, "--force"]);
+  assert.equal(forced.code, 0, forced.stdout);
+  assert.match(await readFile(join(cwd, "fly.toml"), "utf8"), /^# Rendered by `faraday deploy fly`/);
+});
