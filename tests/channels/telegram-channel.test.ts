@@ -167,7 +167,6 @@ test("webhook mode: setWebhook with the secret, updates acked through the route,
   assert.equal(await telegram.webhookPost(url, update as never, "webhook-secret-123"), 200, "a redelivery is acked");
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(telegram.sent(OWNER).length, 1, "and deduplicated");
-  void gateway;
 });
 
 test("a confirm-level tool asks in the Telegram chat with Yes/No buttons; only the asker's Yes runs it", async (t) => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { installFakeFlyctl, FLY_NAME_TAKEN_ERROR, FLY_NO_CAPACITY_ERROR, FLY_NO_PAYMENT_ERROR } from "../fakes/fake-flyctl.ts";
-import { api, runToExit, startGateway, tempStateDir, ENTRY } from "../helpers/gateway-process.ts";
+import { api, runToExit, startGateway, tempStateDir } from "../helpers/gateway-process.ts";
 
 const GATEWAY_TOKEN = "deploy-test-gateway-token-0123456789";
 const ANTHROPIC_SECRET = "fake-anthropic-secret-value-for-deploy-tests";
@@ -153,7 +153,6 @@ test("deploy unlock runs doctor --fix inside the machine: a dead owner's lock is
   assert.equal(live.removedDeadLock, false);
   assert.match(live.lock.detail, /live gateway/);
   assert.equal(live.restartedMachine, null);
-  void ENTRY;
 });
 
 test("the other commands: status, logs, config push (API, then ssh fallback) and pull, update redeploys, destroy", async (t) => {
