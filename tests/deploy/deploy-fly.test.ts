@@ -226,3 +226,13 @@ test("a fly.toml faraday did not write is not overwritten without --force", asyn
   assert.equal(forced.code, 0, forced.stdout);
   assert.match(await readFile(join(cwd, "fly.toml"), "utf8"), /^# Rendered by `faraday deploy fly`/);
 });
+
+test("an error flyctl prints with a secret in it is shown with the secret masked", async (t) => {
+  const { cwd, fly, env } = await workspace(t);
+  const gateway = await target(t);
+  fly.failNext("secrets import", { stderr: `Error: could not parse line ANTHROPIC_API_KEY=${ANTHROPIC_SECRET}` });
+  const run = await deploy(t, cwd, env, ["--url", gateway.url]);
+  assert.notEqual(run.code, 0);
+  assert.ok(!run.stdout.includes(ANTHROPIC_SECRET) && !run.stderr.includes(ANTHROPIC_SECRET), "the secret is masked");
+  assert.match(run.stdout, /fake-ant\.\.\.ests/);
+});

@@ -112,6 +112,9 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
   const url = (options.url ?? `https://${options.app}.fly.dev`).replace(/\/$/, "");
   const context = { app: options.app, region };
   let changed = false;
+  /** Every secret value seen so far: scrubbed from any error text flyctl echoes back. */
+  const secretValues: string[] = [];
+  const scrub = (text: string) => secretValues.reduce((result, value) => (value.length >= 4 ? result.split(value).join(maskSecret(value)) : result), text);
 
   async function step<T>(name: string, run: () => Promise<{ status: "done" | "unchanged" | "planned"; detail?: string; value?: T }>): Promise<T | undefined> {
     const started = performance.now();
@@ -123,7 +126,8 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
       emit({ event: "step", step: name, status: outcome.status, ms: Math.round(performance.now() - started), ...(outcome.detail ? { detail: outcome.detail } : {}) });
       return outcome.value;
     } catch (error) {
-      const known = error instanceof FaradayError ? error : new FaradayError("FLY_COMMAND_FAILED", (error as Error).message);
+      const original = error instanceof FaradayError ? error : new FaradayError("FLY_COMMAND_FAILED", (error as Error).message);
+      const known = new FaradayError(original.code, scrub(original.message));
       emit({ event: "step", step: name, status: "failed", ms: Math.round(performance.now() - started), error: { code: known.code, message: known.message } });
       throw known;
     }
@@ -164,6 +168,11 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
       if (value && !secrets[name]) secrets[name] = value;
     }
     for (const [name, value] of Object.entries(fileValues)) secrets[name] ??= value;
+    for (const [name, value] of Object.entries(secrets)) {
+      // One NAME=VALUE line each on stdin: a line break inside a value would split it (and flyctl echoes bad lines).
+      if (/[\r\n]/.test(value)) throw new FaradayError("DEPLOY_SECRET_MISSING", `the value of ${name} contains a line break; secrets must be one line`);
+      secretValues.push(value);
+    }
     return { status: "done", detail: `flyctl ${fly.binary}; ${configFile ? `config ${configFile}` : "no config (defaults)"}; ${Object.keys(secrets).length} secret(s)`, value: { fly, secrets, raw } };
   }))!;
   const { fly, secrets } = prepared;
@@ -206,6 +215,7 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
       token = randomBytes(32).toString("base64url");
       generated = true;
     }
+    secretValues.push(token);
     const desired: Record<string, string> = { ...secrets, OPENCLAW_GATEWAY_TOKEN: token };
     const toImport = Object.entries(desired).filter(([name, value]) => digests.get(name) !== sha256(value));
     if (toImport.length === 0) return { status: "unchanged", detail: `${Object.keys(desired).length} secret(s) already set`, value: token };
