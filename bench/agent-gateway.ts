@@ -6,7 +6,7 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { readFile } from "node:fs/promises";
 import { Agent, request, type IncomingMessage, type ServerResponse } from "node:http";
-import type { GatewayProcess } from "./gateway-process.ts";
+import { readProcessMemory, type GatewayProcess } from "./gateway-process.ts";
 
 
 export interface ChatAnswer {
@@ -117,17 +117,6 @@ export class FakeTimer {
   stop(): void {
     unsubscribe("http.server.request.start", this.#onStart);
   }
-}
-
-/** VmRSS and VmHWM from /proc/PID/status, in bytes. */
-export async function readProcessMemory(pid: number): Promise<{ rssBytes: number; peakRssBytes: number }> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kilobytes = (field: string): number => {
-    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
-    if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`);
-    return Number(match[1]) * 1024;
-  };
-  return { rssBytes: kilobytes("VmRSS"), peakRssBytes: kilobytes("VmHWM") };
 }
 
 /** CPU seconds (user + system) a process has used, from /proc/PID/stat (clock ticks of 1/100 s). */

@@ -10,11 +10,10 @@ import {
   percentile,
   pool,
   readProcessCpuSeconds,
-  readProcessMemory,
   slope,
 } from "./agent-gateway.ts";
 import { formatMiB, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
-import { freePort, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
+import { freePort, readProcessMemory, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
 
 const TOKEN = "bench-gateway-token-0123456789abcdef";
 const ANTHROPIC_KEY = "fake-anthropic-key-for-the-bench";

@@ -7,9 +7,9 @@ import { startAnthropicFake } from "../tests/fakes/anthropic-fake.ts";
 import { startDiscordFake, type DiscordFake } from "../tests/fakes/discord-fake.ts";
 import { echoLastUserMessage, type ModelFake } from "../tests/fakes/model-script.ts";
 import { startTelegramFake, type TelegramFake } from "../tests/fakes/telegram-fake.ts";
-import { memoryAfterFullGc, percentile, readProcessCpuSeconds, readProcessMemory } from "./agent-gateway.ts";
+import { memoryAfterFullGc, percentile, readProcessCpuSeconds } from "./agent-gateway.ts";
 import { formatMiB, formatMs, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
-import { freePort, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
+import { freePort, readProcessMemory, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
 
 const TOKEN = "bench-gateway-token-0123456789abcdef";
 const ANTHROPIC_KEY = "fake-anthropic-key-for-the-bench";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { formatMiB, formatMs, summarize, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
-import { freePort, spawnGateway, stopGateway, waitForHealthy, withTimeout, type GatewayProcess } from "./gateway-process.ts";
+import { freePort, readProcessMemory, spawnGateway, stopGateway, waitForHealthy, withTimeout, type GatewayProcess } from "./gateway-process.ts";
 
 const RUNS = 5;
 const IDLE_AFTER_MS = 10_000;
@@ -172,17 +172,6 @@ async function startSecondGateway(context: BenchContext, holder: GatewayProcess,
 async function startFresh(context: BenchContext, scratch: string, prefix: string): Promise<GatewayProcess> {
   const stateDir = await mkdtemp(join(scratch, prefix));
   return spawnGateway(context.entry, { port: await freePort(), stateDir, cwd: scratch });
-}
-
-/** VmRSS and VmHWM from /proc/PID/status, in bytes. */
-async function readProcessMemory(pid: number): Promise<{ rssBytes: number; peakRssBytes: number }> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kilobytes = (field: string): number => {
-    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
-    if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`);
-    return Number(match[1]) * 1024;
-  };
-  return { rssBytes: kilobytes("VmRSS"), peakRssBytes: kilobytes("VmHWM") };
 }
 
 /** Pids whose parent is `pid` (helper processes a gateway might spawn). */
