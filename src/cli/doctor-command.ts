@@ -99,7 +99,7 @@ export async function collectDoctorChecks(options: DoctorOptions): Promise<Docto
   const storedValues = new Map<string, string>();
   const databaseExists = await access(paths.database).then(() => true, () => false);
   if (!databaseExists) {
-    checks.push({ name: "database", status: stateDirExists ? "warn" : "warn", detail: "not created yet (the gateway creates it on first start)" });
+    checks.push({ name: "database", status: "warn", detail: "not created yet (the gateway creates it on first start)" });
   } else {
     try {
       const database = await openDatabase(paths.database, { readOnly: true });
