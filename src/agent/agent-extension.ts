@@ -10,8 +10,11 @@ import { resolveModelCandidates } from "./models/index.ts";
 import { SessionStore } from "./sessions/session-store.ts";
 import { isDeepStrictEqual } from "node:util";
 import { channelRoutes } from "../channels/channel-routes.ts";
+import { ChannelControl } from "../channels/channel-control.ts";
 import type { ChannelService } from "../channels/channel-service.ts";
+import type { StartChannelsInput } from "../channels/start-channels.ts";
 import type { TelegramWebhookSink } from "../channels/telegram/telegram-adapter.ts";
+import type { WhatsAppAdapter } from "../channels/whatsapp/whatsapp-adapter.ts";
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
 
@@ -79,34 +82,59 @@ export const agentExtension: GatewayExtension = {
     // Channels: created after listen, only for enabled channels; rebuilt when their config changes.
     let channels: ChannelService | undefined;
     let telegramWebhook: TelegramWebhookSink | undefined;
+    let whatsapp: WhatsAppAdapter | undefined;
     let channelConfig: unknown;
+    const channelInput = (service: ChannelService): StartChannelsInput => ({
+      service, config: currentConfig(), env: context.environment.variables, secrets: context.secrets, database: context.database, logger: context.logger,
+    });
     const startChannelService = async () => {
-      const config = currentConfig();
-      channelConfig = config?.channels;
+      channelConfig = currentConfig()?.channels;
       const [{ ChannelService }, { startChannels }] = await Promise.all([
         import("../channels/channel-service.ts"),
         import("../channels/start-channels.ts"),
       ]);
       const service = new ChannelService({ database: context.database, runtime, approvals, components: context.components, logger: context.logger, config: currentConfig });
       channels = service;
-      ({ telegramWebhook } = await startChannels({ service, config, env: context.environment.variables, secrets: context.secrets, logger: context.logger }));
+      ({ telegramWebhook, whatsapp } = await startChannels(channelInput(service)));
       service.resumeUnfinished();
     };
+    let restarting: Promise<void> = Promise.resolve();
+    const restartChannels = () => {
+      const previous = channels;
+      channels = undefined;
+      whatsapp = undefined;
+      restarting = restarting.then(async () => {
+        await previous?.stop();
+        await startChannelService();
+      }).catch((error: unknown) => context.logger.error({ err: error }, "restarting channels failed"));
+      return restarting;
+    };
+    const channelControl = new ChannelControl({
+      config: context.config,
+      env: context.environment.variables,
+      secrets: context.secrets,
+      components: context.components,
+      service: () => channels,
+      telegramWebhook: () => telegramWebhook,
+      whatsapp: async (create) => {
+        if (whatsapp || !create || !channels) return whatsapp;
+        const { addWhatsApp } = await import("../channels/start-channels.ts");
+        whatsapp = await addWhatsApp(channelInput(channels));
+        return whatsapp;
+      },
+      restartAll: restartChannels,
+    });
     context.config.on("config-changed", () => {
       report();
       mcp.reload();
       const next = currentConfig()?.channels;
-      if (channels && !isDeepStrictEqual(next, channelConfig)) {
-        const previous = channels;
-        channels = undefined;
-        void previous.stop().then(startChannelService).catch((error: unknown) => context.logger.error({ err: error }, "restarting channels failed"));
-      }
+      if (channels && !isDeepStrictEqual(next, channelConfig)) void restartChannels();
     });
     return {
       plugin: async (app) => {
         await chatRoutes(runtime, sessions)(app);
         await toolRoutes({ tools, approvals, audit, mcp })(app);
-        await channelRoutes(() => channels, () => telegramWebhook)(app);
+        await channelRoutes(channelControl)(app);
       },
       async start() {
         mcp.start();

@@ -109,6 +109,11 @@ export class AccessPolicy {
     return request;
   }
 
+  /** Take a sender off the allowlist (admitted by pairing); true when they were on it. */
+  revoke(channel: string, sender: string): boolean {
+    return this.#database.prepare("DELETE FROM allowed_senders WHERE channel = ? AND sender = ?").run(channel, sender).changes > 0;
+  }
+
   allowed(): Array<{ channel: string; sender: string; senderName: string | null; approvedAt: string }> {
     return (this.#database.prepare("SELECT * FROM allowed_senders ORDER BY approved_at").all() as Array<Record<string, string>>)
       .map((row) => ({ channel: row.channel!, sender: row.sender!, senderName: row.sender_name ?? null, approvedAt: row.approved_at! }));

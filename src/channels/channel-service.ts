@@ -72,6 +72,24 @@ export class ChannelService {
     return this.#supervisors.get(name)?.adapter;
   }
 
+  /** Restart one channel alone (new link, new token, "reconnect" on the dashboard). */
+  async restart(name: string): Promise<boolean> {
+    const supervisor = this.#supervisors.get(name);
+    if (!supervisor || this.#stopping) return false;
+    await supervisor.restart();
+    return true;
+  }
+
+  /** Stop one channel and report why, without removing it (it can be restarted). */
+  async halt(name: string, state: "logged_out" | "disabled" | "failed", reason: string): Promise<void> {
+    await this.#supervisors.get(name)?.halt(state, reason);
+  }
+
+  /** Did this chat write to us? Adapters that must never start a conversation ask this. */
+  knownChat(channel: string, chat: string): boolean {
+    return this.ingress.hasChat(channel, chat);
+  }
+
   states(): Array<{ name: string; state: string; reason: string }> {
     return [...this.#supervisors.values()].map((supervisor) => ({ name: supervisor.adapter.name, ...supervisor.state }));
   }

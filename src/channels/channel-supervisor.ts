@@ -12,7 +12,9 @@ export interface SupervisorOptions {
 }
 
 /** Errors that no restart can fix: the owner has to act (token, portal switch). */
-const FATAL = new Set(["CHANNEL_AUTH_FAILED", "CHANNEL_INTENTS_DISALLOWED", "CHANNEL_NOT_CONFIGURED"]);
+const FATAL = new Set(["CHANNEL_AUTH_FAILED", "CHANNEL_INTENTS_DISALLOWED", "CHANNEL_NOT_CONFIGURED", "CHANNEL_LOGGED_OUT", "CHANNEL_REPLACED"]);
+/** Fatal errors that mean "needs a new link" rather than "broken". */
+const LOGGED_OUT = new Set(["CHANNEL_LOGGED_OUT"]);
 
 /**
  * Runs one channel: starts it, watches it (a liveness watchdog turns a silent connection into
@@ -70,6 +72,27 @@ export class ChannelSupervisor {
     void this.#run();
   }
 
+  /** Start again from a clean slate (after a new link, a new token, or "reconnect" on the dashboard). */
+  async restart(): Promise<void> {
+    this.#stopped = true;
+    this.#generation++;
+    clearInterval(this.#watchdog);
+    clearTimeout(this.#retry);
+    await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
+    this.#attempt = 0;
+    this.start();
+  }
+
+  /** Stop listening and report why (e.g. `logged_out` after the owner unlinked WhatsApp). */
+  async halt(state: ChannelState, reason: string): Promise<void> {
+    this.#stopped = true;
+    this.#generation++;
+    clearInterval(this.#watchdog);
+    clearTimeout(this.#retry);
+    await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
+    this.#set(state, reason);
+  }
+
   async #run(): Promise<void> {
     if (this.#stopped) return;
     const generation = ++this.#generation;
@@ -119,7 +142,7 @@ export class ChannelSupervisor {
     if (!code || !FATAL.has(code)) this.#set("reconnecting", error.message);
     await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
     if (code && FATAL.has(code)) {
-      this.#set("failed", error.message);
+      this.#set(LOGGED_OUT.has(code) ? "logged_out" : "failed", error.message);
       this.#logger.error({ code, reason: error.message }, "channel failed; it will not restart until the config changes");
       return;
     }

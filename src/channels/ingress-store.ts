@@ -29,6 +29,7 @@ export class IngressStore {
       finish: prepare("UPDATE ingress SET status = ?, finished_at = ? WHERE id = ?"),
       unfinished: prepare("SELECT * FROM ingress WHERE status IN ('pending', 'answered') ORDER BY id"),
       byId: prepare("SELECT * FROM ingress WHERE id = ?"),
+      hasChat: prepare("SELECT 1 AS found FROM ingress WHERE channel = ? AND chat = ? LIMIT 1"),
       counts: prepare("SELECT channel, status, COUNT(*) AS count FROM ingress GROUP BY channel, status"),
       prune: prepare("DELETE FROM ingress WHERE status IN ('done', 'ignored') AND received_at < ?"),
     };
@@ -65,6 +66,11 @@ export class IngressStore {
    */
   prune(days = 7): number {
     return Number(this.#statements.prune.run(new Date(Date.now() - days * 86_400_000).toISOString()).changes);
+  }
+
+  /** Did this chat ever write to us (within the 7 days ingress keeps)? */
+  hasChat(channel: string, chat: string): boolean {
+    return this.#statements.hasChat.get(channel, chat) !== undefined;
   }
 
   counts(): Array<{ channel: string; status: string; count: number }> {

@@ -1,8 +1,9 @@
 import type { FaradayConfig } from "../config/index.ts";
-import type { SecretStore } from "../state/index.ts";
+import type { Database, SecretStore } from "../state/index.ts";
 import type { Logger } from "../logging/index.ts";
 import type { ChannelService } from "./channel-service.ts";
 import type { TelegramWebhookSink } from "./telegram/telegram-adapter.ts";
+import type { WhatsAppAdapter } from "./whatsapp/whatsapp-adapter.ts";
 
 /** Secret-store names of channel credentials entered on the dashboard. */
 export const CHANNEL_SECRETS = { telegram: "telegram.botToken", discord: "discord.token" } as const;
@@ -11,15 +12,23 @@ export const CHANNEL_SECRETS = { telegram: "telegram.botToken", discord: "discor
  * Start every enabled channel. A channel is enabled when its config block says so, or when its
  * token is present and the config does not disable it. Libraries load only for enabled channels.
  */
-export async function startChannels(input: {
+export interface StartChannelsInput {
   service: ChannelService;
   config: FaradayConfig | undefined;
   env: Readonly<Record<string, string | undefined>>;
   secrets: SecretStore;
+  database: Database;
   logger: Logger;
-}): Promise<{ telegramWebhook?: TelegramWebhookSink }> {
+}
+
+export interface StartedChannels {
+  telegramWebhook?: TelegramWebhookSink;
+  whatsapp?: WhatsAppAdapter;
+}
+
+export async function startChannels(input: StartChannelsInput): Promise<StartedChannels> {
   const { service, config, env, secrets, logger } = input;
-  const result: { telegramWebhook?: TelegramWebhookSink } = {};
+  const result: StartedChannels = {};
 
   const telegram = config?.channels?.telegram;
   const telegramToken = telegram?.botToken ?? env.TELEGRAM_BOT_TOKEN ?? secrets.get(CHANNEL_SECRETS.telegram);
@@ -55,5 +64,47 @@ export async function startChannels(input: {
       }));
     }
   }
+
+  // WhatsApp: enabled by config, or by a link made earlier (creds in the database).
+  const whatsapp = config?.channels?.whatsapp;
+  if (whatsapp?.enabled === false) service.reportUnavailable("whatsapp", "disabled", "enabled: false");
+  else {
+    const { WhatsAppAuthStore } = await import("./whatsapp/auth-store.ts");
+    if (whatsapp?.enabled === true || new WhatsAppAuthStore(input.database).isLinked()) result.whatsapp = await addWhatsApp(input);
+  }
   return result;
+}
+
+/**
+ * Put WhatsApp under supervision (it reports `logged_out` until linked). Called at start when
+ * enabled, and by the login API on a gateway where WhatsApp was never set up. Baileys itself
+ * loads only when a socket is opened.
+ */
+export async function addWhatsApp(input: StartChannelsInput): Promise<WhatsAppAdapter> {
+  const { service, config, database, logger } = input;
+  const existing = service.adapter("whatsapp") as WhatsAppAdapter | undefined;
+  if (existing) return existing;
+  const settings = config?.channels?.whatsapp;
+  const [{ WhatsAppAuthStore }, { createWhatsAppAdapter }, { baileysTransportFactory }] = await Promise.all([
+    import("./whatsapp/auth-store.ts"),
+    import("./whatsapp/whatsapp-adapter.ts"),
+    import("./whatsapp/baileys-transport.ts"),
+  ]);
+  const store = new WhatsAppAuthStore(database);
+  const keepAliveMs = settings?.keepAliveSeconds ? settings.keepAliveSeconds * 1000 : undefined;
+  const adapter = createWhatsAppAdapter({
+    connect: baileysTransportFactory({
+      store,
+      ...(settings?.webSocketUrl ? { webSocketUrl: settings.webSocketUrl } : {}),
+      ...(keepAliveMs ? { keepAliveMs } : {}),
+      logger,
+    }),
+    store,
+    knownChat: (chat) => service.knownChat("whatsapp", chat),
+    onLinked: () => void service.restart("whatsapp"),
+    logger,
+    ...(keepAliveMs ? { keepAliveMs } : {}),
+  });
+  service.add(adapter);
+  return adapter;
 }

@@ -54,7 +54,8 @@ const discord = z.strictObject({
 
 const whatsapp = z.strictObject({
   ...channelCommon,
-  webSocketUrl: httpUrl.optional(),
+  webSocketUrl: z.string().regex(/^wss?:\/\/[^\s]+$/, "expected a ws:// or wss:// URL (default wss://web.whatsapp.com/ws/chat)").optional(),
+  keepAliveSeconds: z.number().int().min(1).max(120).optional(),
 });
 
 const mcpServer = z.strictObject({

@@ -149,4 +149,25 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: "WhatsApp auth state (creds with a backup, signal keys)",
+    sql: `
+      CREATE TABLE whatsapp_creds (
+        account TEXT NOT NULL,
+        slot TEXT NOT NULL CHECK (slot IN ('current', 'backup')),
+        data TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (account, slot)
+      );
+      CREATE TABLE whatsapp_keys (
+        account TEXT NOT NULL,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (account, type, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX ingress_chat ON ingress (channel, chat);
+    `,
+  },
 ];
