@@ -1,0 +1,10 @@
+export { buildLauncherApp } from "./launcher-app.ts";
+export type { LauncherDeps } from "./launcher-app.ts";
+export { startLauncher, DEFAULT_LAUNCHER_PORT } from "./start-launcher.ts";
+export type { RunningLauncher, StartLauncherOptions } from "./start-launcher.ts";
+export { runLauncher } from "./run-launcher.ts";
+export type { LauncherFlags } from "./run-launcher.ts";
+export { LauncherStore, faradayHome } from "./launcher-store.ts";
+export type { LaunchedInstance, LastRun } from "./launcher-store.ts";
+export { parseLaunchForm, launchConfig, deployOptions, deployEnvironment } from "./launch-request.ts";
+export type { LaunchForm } from "./launch-request.ts";
