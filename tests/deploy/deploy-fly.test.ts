@@ -236,3 +236,15 @@ test("an error flyctl prints with a secret in it is shown with the secret masked
   assert.ok(!run.stdout.includes(ANTHROPIC_SECRET) && !run.stderr.includes(ANTHROPIC_SECRET), "the secret is masked");
   assert.match(run.stdout, /fake-ant\.\.\.ests/);
 });
+
+test("`deploy update` keeps the region and memory the app was launched with (no second volume elsewhere)", async (t) => {
+  const { cwd, fly, env } = await workspace(t);
+  const gateway = await target(t);
+  assert.equal((await deploy(t, cwd, env, ["--url", gateway.url, "--region", "ams", "--memory", "512"])).code, 0);
+  const update = await runToExit(t, ["deploy", "update", "--app", "faraday-test", "--url", gateway.url, "--json"], env, { cwd });
+  assert.equal(update.code, 0, update.stdout + update.stderr);
+  assert.equal(fly.invocationsOf("volumes create").length, 1, "the ams volume is reused");
+  const flyToml = await readFile(join(cwd, "fly.toml"), "utf8");
+  assert.match(flyToml, /primary_region = "ams"/);
+  assert.match(flyToml, /memory = "512mb"/);
+});

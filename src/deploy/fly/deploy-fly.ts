@@ -106,8 +106,11 @@ async function json<T>(fly: FlyClient, args: string[], context: { command: strin
  * first looks at what exists). Secrets only ever travel on flyctl's stdin.
  */
 export async function deployFly(options: DeployFlyOptions, emit: (event: DeployEvent) => void): Promise<DeployResult> {
-  const region = options.region ?? "iad";
-  const memoryMb = options.memoryMb ?? 256;
+  // A rerun without --region/--memory (e.g. `deploy update`) keeps what the app was launched with:
+  // defaulting to iad would render a fly.toml for iad and create a second volume there.
+  const remembered = await readDeployRecord(options.env, options.app);
+  const region = options.region ?? remembered?.region ?? "iad";
+  const memoryMb = options.memoryMb ?? remembered?.memoryMb ?? 256;
   const volumeSizeGb = options.volumeSizeGb ?? 1;
   const url = (options.url ?? `https://${options.app}.fly.dev`).replace(/\/$/, "");
   const context = { app: options.app, region };
@@ -223,7 +226,9 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
     if (options.dryRun) return { status: "planned", detail: `flyctl secrets import -a ${options.app} --stage  (stdin: ${names}, values hidden)`, value: token };
     const result = await fly.run(["secrets", "import", "-a", options.app, "--stage"], { stdin: toImport.map(([name, value]) => `${name}=${value}`).join("\n") + "\n" });
     if (result.exitCode !== 0) throw flyError(result, { command: "secrets import", ...context });
-    if (generated || record?.gatewayToken !== token) await writeDeployRecord(options.env, { app: options.app, gatewayToken: token, url, region });
+    if (generated || record?.gatewayToken !== token || record?.region !== region || record?.memoryMb !== memoryMb) {
+      await writeDeployRecord(options.env, { app: options.app, gatewayToken: token, url, region, memoryMb });
+    }
     return { status: "done", detail: `staged ${names}${generated ? " (generated OPENCLAW_GATEWAY_TOKEN)" : ""}`, value: token };
   });
 

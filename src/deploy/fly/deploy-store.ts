@@ -9,6 +9,7 @@ export interface DeployRecord {
   readonly gatewayToken?: string;
   readonly url?: string;
   readonly region?: string;
+  readonly memoryMb?: number;
   readonly updatedAt?: string;
 }
 
