@@ -108,6 +108,16 @@ export async function collectDoctorChecks(options: DoctorOptions): Promise<Docto
         checks.push(integrity.ok
           ? { name: "database", status: "ok", detail: `${paths.database}: integrity ok` }
           : { name: "database", status: "fail", detail: `${paths.database}: ${integrity.detail}; restore from a backup or move the file aside` });
+        // WhatsApp's link lives in the database: say whether it is there (a lost link needs a scan).
+        const whatsapp = config.state === "valid" ? config.config.channels?.whatsapp : undefined;
+        try {
+          const { WhatsAppAuthStore } = await import("../channels/whatsapp/auth-store.ts");
+          const linked = new WhatsAppAuthStore(database).linkedAs();
+          if (linked) checks.push({ name: "whatsapp", status: "ok", detail: `linked as ${linked.replace(/^(\d+)(?::\d+)?@.*$/, "+$1")}${whatsapp?.enabled === false ? " (channel disabled in the config)" : ""}` });
+          else if (whatsapp?.enabled === true) checks.push({ name: "whatsapp", status: "warn", detail: "enabled but not linked: run `faraday channels login whatsapp` while the gateway runs, and scan the QR code" });
+        } catch {
+          // a database from before WhatsApp support: nothing to report
+        }
         try {
           const store = createSecretStore(database);
           storedSecrets = store.names();

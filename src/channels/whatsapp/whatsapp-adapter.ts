@@ -275,9 +275,11 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       let restarts = 0;
       let ready: Promise<WhatsAppTransport> | undefined;
       let asked = false;
+      let sawQr = false;
       const handlers: TransportHandlers = {
         qr: (qr) => {
           if (attempt.cancelled) return;
+          sawQr = true;
           if (phone) {
             if (asked) return;
             asked = true;
@@ -312,14 +314,17 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
             void ready.then((created) => (attempt.cancelled ? created.close() : (attempt.transport = created)), () => {});
             return;
           }
-          const expired = code === 408;
+          // 408 after codes were shown: nobody scanned. Before any code: WhatsApp was not reachable.
+          const expired = code === 408 && sawQr;
           finish({
             state: "failed",
             qr: null,
             qrDataUrl: null,
             reason: expired
               ? "the QR code expired before it was scanned; start linking again and scan it within a minute"
-              : `WhatsApp closed the linking connection${code ? ` (${code})` : ""}: ${message}`,
+              : sawQr
+                ? `WhatsApp closed the linking connection${code ? ` (${code})` : ""}: ${message}`
+                : `could not reach WhatsApp${code ? ` (${code})` : ""}: ${message}. Check the network (or channels.whatsapp.webSocketUrl) and start linking again`,
           });
         },
         message: async () => {},
