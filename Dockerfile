@@ -32,10 +32,14 @@ ENV NODE_ENV=production \
     OPENCLAW_STATE_DIR=/data \
     FARADAY_COMPILE_CACHE=/data/.compile-cache
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund \
+# --omit=peer: Baileys declares sharp (image thumbnails, ~19 MB with libvips) as a peer; it only
+# imports it for media, which a text assistant never sends.
+RUN npm ci --omit=dev --omit=peer --no-audit --no-fund \
  && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY deploy ./deploy
+# The dashboard's (and launcher's) static files: read at run time from ../../assets relative to dist/<capability>/.
+COPY assets ./assets
 RUN chmod 0755 /app/deploy/entrypoint.sh
 
 EXPOSE 3000

@@ -20,7 +20,7 @@ export interface ChannelDescription {
   readonly name: ChannelName;
   readonly state: string;
   readonly reason: string;
-  /** Not switched off in the config (`enabled: false`). */
+  /** Runs (or tries to): `enabled: true`, or a credential and not `enabled: false`. */
   readonly enabled: boolean;
   /** Where the credential comes from; `hint` is its last 4 characters, never more. */
   readonly credential: { readonly source: "env" | "config" | "secret-store" | "linked" | null; readonly hint?: string };
@@ -75,7 +75,9 @@ export class ChannelControl {
         name,
         state: live?.state ?? (settings?.enabled === false ? "disabled" : "disabled"),
         reason: live?.reason ?? (settings?.enabled === false ? "enabled: false" : "not set up"),
-        enabled: settings?.enabled !== false,
+        // The same rule startChannels applies: on when the config says so, or when it has a
+        // credential (a token, a link) and the config does not switch it off.
+        enabled: settings?.enabled === true || (settings?.enabled !== false && credential.source !== null),
         credential,
       };
     });

@@ -143,6 +143,38 @@ export function buildProgram(): Command {
       await exitWith(async () => (await import("./pairing-command.ts")).runPairingApprove(channel, code, options))(options);
     });
 
+  const channels = program.command("channels").description("channel states; link or unlink WhatsApp");
+  channels
+    .command("list")
+    .description("each channel's state and reason")
+    .option("--json", "print JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(exitWith(async (options: { json?: boolean; url?: string; stateDir?: string }) => (await import("./channels-command.ts")).runChannelsList(options)));
+  channels
+    .command("login <channel>")
+    .description("link WhatsApp: shows the QR (refreshing as it rotates) and waits until linked")
+    .option("--pairing-code <phone>", "print an 8-character code to type on the phone instead (number with country code, e.g. +15551234567)")
+    .option("--timeout <seconds>", "give up after this long (default 300)")
+    .option("--json", "print the final status as JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(async (channel: string, options: { pairingCode?: string; timeout?: string; json?: boolean; url?: string; stateDir?: string }) => {
+      await exitWith(async () => (await import("./channels-command.ts")).runChannelsLogin(channel, {
+        ...options,
+        ...(options.timeout ? { timeoutSeconds: Number(options.timeout) } : {}),
+      }))(options);
+    });
+  channels
+    .command("logout <channel>")
+    .description("unlink WhatsApp from this gateway and forget its creds")
+    .option("--json", "print JSON")
+    .addOption(urlOption())
+    .addOption(stateDirOption())
+    .action(async (channel: string, options: { json?: boolean; url?: string; stateDir?: string }) => {
+      await exitWith(async () => (await import("./channels-command.ts")).runChannelsLogout(channel, options))(options);
+    });
+
   const deploy = program.command("deploy").description("deploy to Fly.io and manage the deployed gateway (no SSH needed)");
   deploy
     .command("fly")
@@ -181,10 +213,19 @@ export function buildProgram(): Command {
     .action(exitWith(async (options: { app: string; yes?: boolean; json?: boolean }) => (await import("./deploy-command.ts")).runDeployDestroy(options)));
 
   program
+    .command("launcher")
+    .description("a web page on 127.0.0.1 that launches, updates, repairs and destroys gateways on Fly.io")
+    .option("--port <number>", "port on 127.0.0.1 (default 3100; 0 picks a free one)")
+    .option("--bind <address>", "only 127.0.0.1 is accepted (the launcher holds keys and spends money)")
+    .action(exitWith(async (options: { port?: string; bind?: string; json?: boolean }) => (await import("../launcher/index.ts")).runLauncher(options)));
+
+  program
     .command("token")
     .description("print the gateway token a client on this machine uses")
+    .option("--link", "print a one-time dashboard sign-in link (valid 15 minutes) instead of the token")
+    .option("--url <url>", "with --link: the gateway URL the link opens (default: the local gateway's)")
     .addOption(stateDirOption())
-    .action(exitWith(async (options: { stateDir?: string; json?: boolean }) => {
+    .action(exitWith(async (options: { stateDir?: string; json?: boolean; link?: boolean; url?: string }) => {
       const { runToken } = await import("./token-command.ts");
       return runToken(options);
     }));

@@ -26,8 +26,20 @@ export async function localGatewayToken(stateDirFlag?: string): Promise<string> 
   throw new FaradayError("AUTH_REQUIRED", `no gateway token for ${stateDir}: start the gateway once on loopback (it generates one), or set OPENCLAW_GATEWAY_TOKEN`);
 }
 
-/** `faraday token`: print the gateway token (explicitly asked for; never logged). */
-export async function runToken(options: { stateDir?: string }): Promise<number> {
-  process.stdout.write((await localGatewayToken(options.stateDir)) + "\n");
+/**
+ * `faraday token`: print the gateway token (explicitly asked for; never logged). With `--link`,
+ * ask the running gateway for a one-time code and print a dashboard link that signs in with it
+ * (`URL/#code=…`: a fragment, so the code never reaches a server log or a Referer header).
+ */
+export async function runToken(options: { stateDir?: string; link?: boolean; url?: string }): Promise<number> {
+  if (!options.link) {
+    process.stdout.write((await localGatewayToken(options.stateDir)) + "\n");
+    return 0;
+  }
+  const { gatewayJson, localGateway } = await import("./gateway-client.ts");
+  const target = await localGateway({ ...(options.url ? { url: options.url } : {}), ...(options.stateDir ? { stateDir: options.stateDir } : {}) });
+  const { code } = await gatewayJson<{ code: string; expiresAt: string }>(target, "/api/auth/login-code", { method: "POST", body: {} });
+  process.stdout.write(`${target.url}/#code=${code}\n`);
+  process.stderr.write("Open it within 15 minutes; it signs one browser in, once.\n");
   return 0;
 }

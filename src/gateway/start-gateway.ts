@@ -142,7 +142,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       instances.push({ name: extension.name, instance: await extension.setup(context) });
     }
 
-    const { buildApp } = await httpModule;
+    const { buildApp, createSettingsAuthStore } = await httpModule;
     const app = await buildApp({
       version,
       startedAt,
@@ -152,6 +152,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       config: configService,
       gatewayToken: () => token.token,
       tokenSource: token.source,
+      authStore: createSettingsAuthStore(database),
       trustProxy: !loopback,
       plugins: instances.flatMap(({ instance }) => (instance.plugin ? [instance.plugin] : [])),
     });
@@ -173,7 +174,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       { url, bind: host, port: boundPort, stateDir, config: config.state, tokenSource: token.source, startupMs: Math.round(performance.now()) },
       "gateway listening",
     );
-    if (loopback) logger.info({ dashboard: `${url}/` }, "dashboard and web chat; sign in with the gateway token (`faraday token` prints it)");
+    logger.info(
+      { dashboard: loopback ? `${url}/` : "/ on this gateway's public address" },
+      "dashboard and web chat; sign in with the gateway token, or open the one-time link `faraday token --link` prints",
+    );
     if (config.state === "valid") void backupFile(config.path, paths.configLastGood).catch(() => {});
 
     for (const { name, instance } of instances) {

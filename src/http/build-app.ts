@@ -3,9 +3,12 @@ import { maskSecrets, type TokenSource } from "../config/index.ts";
 import type { ComponentRegistry } from "../gateway/components.ts";
 import type { ConfigService } from "../gateway/config-service.ts";
 import type { Logger } from "../logging/index.ts";
+import { dashboardRoutes } from "../dashboard/index.ts";
 import { bearerToken, FailureLimiter, tokensEqual } from "./auth.ts";
+import { authRoutes, isSecure } from "./auth-routes.ts";
+import { createMemoryAuthStore, type AuthStore } from "./auth-store.ts";
+import { DashboardSessions, isSameOrigin, readCookie, SESSION_COOKIE, sessionCookie } from "./dashboard-session.ts";
 import { HttpMetrics, renderMetrics } from "./metrics.ts";
-import { placeholderPage } from "./placeholder-page.ts";
 import { sendError } from "./reply-error.ts";
 
 /** A later capability's routes (agent chat, channel webhooks, dashboard), registered under auth rules below. */
@@ -22,6 +25,8 @@ export interface AppDeps {
   gatewayToken: () => string;
   tokenSource: TokenSource;
   limiter?: FailureLimiter;
+  /** Dashboard one-time login codes and session revocations; in memory when absent. */
+  authStore?: AuthStore;
   plugins?: readonly AppPlugin[];
   /** Trust X-Forwarded-For (behind Fly's proxy) for the address used by the failure limiter. */
   trustProxy?: boolean;
@@ -36,7 +41,9 @@ declare module "fastify" {
 
 /**
  * The gateway's HTTP app. Never listens: the entry point does, tests use `app.inject()`.
- * `/healthz`, `/readyz` and `/` are public; `/api/*` and `/metrics` need `Authorization: Bearer`.
+ * `/healthz`, `/readyz`, `/auth/*` and the dashboard's page are public; `/api/*` and `/metrics`
+ * need `Authorization: Bearer <token>` or the dashboard's session cookie (and then, for anything
+ * but GET, a same-origin request: the cookie alone must not let another site act).
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -48,6 +55,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const limiter = deps.limiter ?? new FailureLimiter();
   const metrics = new HttpMetrics();
+  const authStore = deps.authStore ?? createMemoryAuthStore();
+  const sessions = new DashboardSessions({ gatewayToken: deps.gatewayToken, isRevoked: (id) => authStore.isSessionRevoked(id) });
 
   app.addHook("onRequest", async (request, reply) => {
     const needsAuth = request.url.startsWith("/api/") || request.routeOptions.config?.auth === true;
@@ -59,6 +68,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return sendError(reply, 429, "AUTH_RATE_LIMITED", `too many failed sign-ins from this address; try again in ${wait} s`);
     }
     const token = bearerToken(request.headers.authorization);
+    if (token === undefined) {
+      const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
+      if (cookie !== undefined) {
+        // A stale cookie (expired, signed out, token rotated) is not a guess: not counted as a failure.
+        const session = sessions.verify(cookie);
+        if (!session) return sendError(reply, 401, "AUTH_REQUIRED", "your dashboard session has ended; sign in again with the gateway token");
+        if (request.method !== "GET" && request.method !== "HEAD" && !isSameOrigin(request.headers)) {
+          return sendError(reply, 403, "AUTH_CROSS_ORIGIN", "this request came from another site; use the gateway's own dashboard page");
+        }
+        if (session.refreshed) reply.header("set-cookie", sessionCookie(session.refreshed, isSecure(request)));
+        return;
+      }
+    }
     if (token === undefined || !tokensEqual(token, deps.gatewayToken())) {
       limiter.recordFailure(address);
       metrics.authFailures++;
@@ -99,10 +121,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return renderMetrics({ version: deps.version, startedAt: deps.startedAt, metrics, components: deps.components });
   });
 
-  app.get("/", async (request, reply) => {
-    reply.type("text/html; charset=utf-8");
-    return placeholderPage(deps.version);
-  });
+  await authRoutes({ gatewayToken: deps.gatewayToken, sessions, store: authStore, limiter, onFailure: () => metrics.authFailures++ })(app);
+  await dashboardRoutes()(app);
 
   app.get("/api/status", async () => {
     const config = deps.config.current();

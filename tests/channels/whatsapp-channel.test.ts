@@ -84,14 +84,18 @@ test("link by QR (scan, 515, login), answer a customer with read receipt and typ
   assert.equal(fake.received.filter((message) => message.to.startsWith("15550009999")).length, 0);
   assert.equal(model.requests.filter((request) => request.body?.messages).length, 1);
 
-  // Restart: the creds come from the database; no QR, no new pairing.
+  // Restart: the creds come from the database; no QR, no new pairing. What the customer wrote
+  // while the gateway was down arrives from WhatsApp's offline queue and is answered.
   first.gateway.kill("SIGTERM");
   assert.equal((await first.gateway.exited).code, 0);
+  const queued = await fake.sendText({ from: CUSTOMER, text: "written while you were down" });
+  assert.equal(queued.queued, true);
   const qrsBefore = fake.qrRefsIssued;
   const second = await launch();
   await eventually(async () => (await second.channel()).state === "connected", 20_000, "connected after restart");
   assert.equal(fake.qrRefsIssued, qrsBefore, "no QR after a restart");
   assert.equal(fake.pairings.length, 1);
+  await fake.waitForMessage((message) => message.text === "You said: written while you were down", 20_000);
   await fake.sendText({ from: CUSTOMER, text: "still there?" });
   const again = await fake.waitForMessage((message) => message.text === "You said: still there?", 20_000);
   assert.ok(again);

@@ -104,6 +104,11 @@ describe("the repository's deployment files", () => {
     assert.ok(runtime?.runs.some((run) => /npm ci --omit=dev/.test(run.command)));
     assert.ok(runtime?.runs.some((run) => /apt-get install .*\btini\b/.test(run.command)));
     assert.ok(!runtime?.runs.some((run) => /npm run build/.test(run.command)), "the runtime stage must not compile");
+    assert.ok(
+      runtime?.copies.some((copy) => copy.from === undefined && copy.sources.includes("assets") && copy.destination === "/app/assets"),
+      "the runtime stage carries assets/ (the dashboard's page and scripts) next to dist/",
+    );
+    assert.match(readFileSync(new URL(".dockerignore", root), "utf8"), /^!assets\/$/m, ".dockerignore (an allowlist) lets assets/ into the build context");
     const entrypoint = readFileSync(new URL("deploy/entrypoint.sh", root), "utf8");
     assert.match(entrypoint, /^#!\/bin\/sh\n/);
     assert.match(entrypoint, /exec setpriv --reuid="\$run_as" --regid="\$run_as" --init-groups "\$@"/);

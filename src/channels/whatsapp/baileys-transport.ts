@@ -37,6 +37,14 @@ function textOf(baileys: Baileys, message: WAMessage): { text?: string; mentions
   };
 }
 
+/** Messages delivered from the offline queue are answered when at most this old. */
+export const OFFLINE_REPLY_WINDOW_MS = 6 * 60 * 60_000;
+
+function isRecent(message: WAMessage): boolean {
+  const seconds = Number(message.messageTimestamp ?? 0);
+  return seconds > 0 && Date.now() - seconds * 1000 <= OFFLINE_REPLY_WINDOW_MS;
+}
+
 export function baileysTransportFactory(options: BaileysTransportOptions): TransportFactory {
   return async (handlers: TransportHandlers): Promise<WhatsAppTransport> => {
     quietLibsignal(options.logger);
@@ -107,8 +115,12 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       }
     };
     const onMessages = async ({ messages, type }: { messages: WAMessage[]; type: string }) => {
-      if (closed || type !== "notify") return;
+      if (closed) return;
+      // "notify": live. "append": what arrived while we were offline (a restart, a reconnect) —
+      // answered too, but only when recent: never reply to yesterday's conversation.
+      if (type !== "notify" && type !== "append") return;
       for (const message of messages) {
+        if (type === "append" && !isRecent(message)) continue;
         const inbound = normalise(message);
         if (inbound) await handlers.message(inbound);
       }

@@ -1,0 +1,52 @@
+import { api } from "../api.js";
+import { badge, bytes, duration, errorAlert, h, number, replace } from "../dom.js";
+
+export const title = "Overview";
+
+function stat(label, value, extra, valueClass = "") {
+  return h("section", { class: "panel" }, h("p", { class: "stat-label" }, label), h("p", { class: `stat-value ${valueClass}` }, value), extra ? h("p", { class: "muted small" }, extra) : null);
+}
+
+function view(status) {
+  const agent = status.components.find((component) => component.name === "agent");
+  const usage = agent?.details?.usageToday;
+  const failing = status.components.filter((component) => !component.ready);
+  const model = agent?.details?.model ?? (agent ? "none" : "–");
+  return [
+    h("div", { class: "grid" },
+      stat("Health", status.ready ? "Ready" : "Not ready", status.ready ? "every component is ready" : `${failing.map((component) => component.name).join(", ")} not ready`),
+      stat("Version", status.version, `Node ${status.node}`),
+      stat("Uptime", duration(status.uptimeSeconds)),
+      stat("Memory", bytes(status.memory?.rssBytes), "resident (RSS)"),
+      // The reason names the fallbacks (a → b) or, without a model, how to configure one.
+      stat("Model", model, agent?.reason?.includes("→") || !agent?.details?.model ? agent?.reason : undefined, "long"),
+      stat("Usage today", usage ? `${number(usage.turns)} turns` : "–", usage ? `${number(usage.inputTokens)} in · ${number(usage.outputTokens)} out · ${number(usage.cacheReadTokens)} cached tokens` : undefined),
+    ),
+    status.config.state === "invalid"
+      ? h("div", { class: "alert error", role: "alert" }, `The config has ${status.config.problems.length} problem(s): the gateway is in setup mode. `, h("a", { href: "#config" }, "Fix it in Config"))
+      : null,
+    h("section", { class: "panel" },
+      h("h2", {}, "Components"),
+      h("div", { class: "table-wrap" }, h("table", { class: "responsive-table" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Component"), h("th", {}, "State"), h("th", {}, "Reason"))),
+        h("tbody", {}, status.components.map((component) =>
+          h("tr", {}, h("td", {}, component.name), h("td", { "data-label": "State" }, badge(component.state)), h("td", { "data-label": "Reason", class: "small" }, component.reason)))),
+      )),
+      h("p", { class: "muted small" }, `State dir ${status.stateDir} · config ${status.config.state}`),
+    ),
+  ];
+}
+
+export async function render(container, page) {
+  const body = h("div", { "aria-live": "off" });
+  replace(container, h("h1", {}, "Overview"), body);
+  const load = async () => {
+    try {
+      replace(body, view(await api("/api/status")));
+    } catch (error) {
+      replace(body, errorAlert(error));
+    }
+  };
+  await load();
+  page.every(5000, load);
+}

@@ -1,0 +1,1 @@
+export { dashboardRoutes, DASHBOARD_ASSETS, CONTENT_SECURITY_POLICY } from "./dashboard-routes.ts";
