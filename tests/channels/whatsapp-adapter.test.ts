@@ -339,3 +339,22 @@ test("access: E.164 numbers in allowFrom admit WhatsApp senders; groups answer o
   assert.deepEqual(policy.decide(group(true), groupConfig), { allow: true });
   assert.deepEqual(policy.decide(group(false), groupConfig), { allow: false, reason: "not mentioned" });
 });
+
+test("a message that cannot be stored restarts the channel instead of crashing or read-receipting it", async (t) => {
+  const h = harness(t);
+  const components = new ComponentRegistry();
+  const supervisor = new ChannelSupervisor(h.adapter, {
+    receive: async () => {
+      throw new Error("database is locked");
+    },
+    action: async () => {},
+  }, components, silent, { initialBackoffMs: 20, maxBackoffMs: 50, random: () => 0.5 });
+  t.after(() => supervisor.stop());
+  supervisor.start();
+  await eventually(() => supervisor.state.state === "connected");
+  const socket = h.sockets[0]!;
+  await socket.handlers.message({ id: "M9", chatJid: "15557654321@s.whatsapp.net", sender: "+15557654321", text: "hi", isGroup: false, addressedToMe: false, key: { id: "M9" } });
+  assert.deepEqual(socket.read, [], "no blue ticks for a message we did not keep");
+  await eventually(() => h.sockets.length === 2 && supervisor.state.state === "connected");
+  assert.equal(socket.closed, true);
+});

@@ -180,7 +180,21 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
 
   const onMessage = async (message: WhatsAppInbound): Promise<void> => {
     if (!hooks) return;
-    await hooks.receive({
+    try {
+      await store(message);
+    } catch (error) {
+      // Not stored (disk full, database locked): say so loudly and restart the channel, as the
+      // other channels do. WhatsApp already has its protocol-level ack; the log names the message.
+      logger.error({ err: error, chat: message.chatJid, id: message.id }, "could not store a WhatsApp message; restarting the channel");
+      failedHook?.(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    // Stored: now the blue ticks, so the customer sees the message was seen.
+    await transport?.markRead(message.key).catch((error: unknown) => logger.debug({ err: error }, "read receipt failed"));
+  };
+
+  const store = async (message: WhatsAppInbound): Promise<void> => {
+    await hooks!.receive({
       channel: "whatsapp",
       account: login.account ?? "default",
       chat: message.chatJid,
@@ -191,8 +205,6 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       platformId: `${message.chatJid}:${message.id}`,
       addressedToBot: message.addressedToMe,
     });
-    // Stored: now the blue ticks, so the customer sees the message was seen.
-    await transport?.markRead(message.key).catch((error: unknown) => logger.debug({ err: error }, "read receipt failed"));
   };
 
   const renderQr = async (qr: string) => {
