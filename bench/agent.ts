@@ -1,17 +1,15 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startAnthropicFake } from "../tests/fakes/anthropic-fake.ts";
-import { echoLastUserMessage, type ModelFake } from "../tests/fakes/model-script.ts";
 import {
-  ChatClient,
-  FakeTimer,
   memoryAfterFullGc,
   percentile,
   pool,
   readProcessCpuSeconds,
   slope,
 } from "./agent-gateway.ts";
+import { RawChatClient } from "./raw-chat-client.ts";
+import { startFakeModelProcess, type FakeModelProcess } from "./fake-model-process.ts";
 import { formatMiB, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
 import { freePort, readProcessMemory, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
 
@@ -46,8 +44,9 @@ const TAG = /bench-turn-(\d+)\b/;
 const MiB = 1024 * 1024;
 
 /**
- * Agent turns through the BUILT gateway against the in-process Anthropic fake (loopback,
- * echo step, no latency): turns per second and per-turn latency with 50 concurrent sessions
+ * Agent turns through the BUILT gateway against the Anthropic fake (loopback, echo step, no
+ * latency), which runs in a process of its own (bench/fake-model-process.ts) so that neither
+ * the gateway nor this load generator shares an event loop with it: turns per second and per-turn latency with 50 concurrent sessions
  * (maxConcurrent default and 50), RSS over 10,000 turns in 1,000 sessions, and the cost of
  * SessionStore.append on a 100,000-message session vs an empty one (in-process).
  *
@@ -60,27 +59,29 @@ export const agentBench: BenchModule = {
   description: "agent turns/s and latency (50 sessions), RSS over 10k turns, SessionStore.append at 100k messages",
   async run(context: BenchContext): Promise<BenchResult> {
     const scratch = await mkdtemp(join(tmpdir(), "faraday-bench-agent-"));
-    const timer = new FakeTimer(TAG);
-    let fake: ModelFake | undefined;
+    let fake: FakeModelProcess | undefined;
     try {
-      fake = await startAnthropicFake({ defaultStep: echoLastUserMessage, apiKey: ANTHROPIC_KEY });
-      const environment = { fake, timer, scratch, context, nextTag: 0 };
+      fake = await startFakeModelProcess({ apiKey: ANTHROPIC_KEY, tag: TAG });
+      context.log(`fake model: its own process (pid ${fake.pid}) at ${fake.url}`);
+      const environment = { fake, scratch, context, nextTag: 0 };
       const defaultLoad = await measureLoad(environment, undefined);
       const wideLoad = await measureLoad(environment, 50);
       const memory = await measureMemory(environment);
-      // The same run with the heap flags fly.toml ships for a 256 MB machine.
-      const flyNodeArgs = await flyNodeOptions();
-      const memoryFly = await measureMemory(environment, flyNodeArgs);
+      // The same run as deployed: fly.toml's NODE_OPTIONS (heap flags for a 256 MB machine) and
+      // the environment the container gives the process (Dockerfile ENV, fly.toml [env] on top).
+      const deployed = await deployedSettings();
+      const flyNodeArgs = deployed.nodeArgs;
+      context.log(`as deployed: node ${flyNodeArgs.join(" ")}; env ${Object.entries(deployed.env).map(([key, value]) => `${key}=${value}`).join(" ")}`);
+      const memoryFly = await measureMemory(environment, flyNodeArgs, deployed.env, "memory-deployed");
       const append = await measureAppend(context, scratch);
       return {
         rows: [
           ...rowsFor(defaultLoad, wideLoad, memory, append),
-          ...memoryRows(memoryFly, `as deployed (fly.toml NODE_OPTIONS ${flyNodeArgs.join(" ")})`),
+          ...memoryRows(memoryFly, `as deployed (fly.toml NODE_OPTIONS ${flyNodeArgs.join(" ")}; Dockerfile ENV + fly.toml [env])`),
         ],
-        data: { fakeUrl: fake.url, loadMaxConcurrentDefault: defaultLoad, loadMaxConcurrent50: wideLoad, memory, memoryFly, flyNodeArgs, append },
+        data: { deployedEnv: deployed.env, fakeUrl: fake.url, fakeModel: "own process (bench/fake-model-process.ts)", loadMaxConcurrentDefault: defaultLoad, loadMaxConcurrent50: wideLoad, memory, memoryFly, flyNodeArgs, append },
       };
     } finally {
-      timer.stop();
       await fake?.close();
       await rm(scratch, { recursive: true, force: true });
     }
@@ -88,8 +89,7 @@ export const agentBench: BenchModule = {
 };
 
 interface Environment {
-  fake: ModelFake;
-  timer: FakeTimer;
+  fake: FakeModelProcess;
   scratch: string;
   context: BenchContext;
   nextTag: number;
@@ -114,7 +114,13 @@ class Failures {
 /** Extra node flags for the gateway, from FARADAY_BENCH_GATEWAY_NODE_ARGS; [] normally. */
 const EXTRA_NODE_ARGS = (process.env.FARADAY_BENCH_GATEWAY_NODE_ARGS ?? "").split(/\s+/).filter((arg) => arg !== "");
 
-async function startGatewayWith(environment: Environment, label: string, maxConcurrent: number | undefined, nodeArgs: readonly string[] = []): Promise<GatewayProcess> {
+async function startGatewayWith(
+  environment: Environment,
+  label: string,
+  maxConcurrent: number | undefined,
+  nodeArgs: readonly string[] = [],
+  extraEnv: Record<string, string> = {},
+): Promise<GatewayProcess> {
   const stateDir = join(environment.scratch, label);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const defaults = maxConcurrent === undefined ? { model: MODEL } : { model: MODEL, maxConcurrent };
@@ -127,7 +133,7 @@ async function startGatewayWith(environment: Environment, label: string, maxConc
     port: await freePort(),
     stateDir,
     cwd: environment.scratch,
-    env: { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: environment.fake.url },
+    env: { ...stateDirPaths(extraEnv, stateDir), OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: environment.fake.url },
     nodeArgs: allArgs,
   });
   await waitForHealthy(gateway, { timeoutMs: HEALTHY_TIMEOUT_MS, intervalMs: 10 });
@@ -135,19 +141,22 @@ async function startGatewayWith(environment: Environment, label: string, maxConc
 }
 
 /** One turn; returns its record or throws with what went wrong. */
-async function turn(environment: Environment, client: ChatClient, sessionId: string | undefined, note: string): Promise<TurnRecord & { sessionId: string }> {
+async function turn(environment: Environment, client: RawChatClient, sessionId: string | undefined, note: string): Promise<TurnRecord & { sessionId: string }> {
   const tag = environment.nextTag++;
   const text = `bench-turn-${tag} ${note}: hello from the benchmark, please echo this line back.`;
   const answer = await client.chat(sessionId === undefined ? { text } : { text, sessionId });
-  // The fake keeps every request it saw; nothing here reads them, so keep the list short.
-  if (environment.fake.requests.length > 256) environment.fake.requests.length = 0;
   const reply = answer.body?.reply;
   if (answer.status !== 200 || typeof reply !== "string" || answer.body?.errorCode !== undefined || !reply.includes(`bench-turn-${tag} `) || typeof answer.body?.sessionId !== "string") {
     throw new Error(`turn ${tag}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
   }
-  const fakeMs = environment.timer.byTag.get(tag);
-  environment.timer.byTag.delete(tag);
-  return { tag, rttMs: answer.rttMs, fakeMs, sessionId: answer.body.sessionId };
+  // The fake's own time for this turn is collected after the phase (attachFakeTimes).
+  return { tag, rttMs: answer.rttMs, fakeMs: undefined, sessionId: answer.body.sessionId };
+}
+
+/** Fills in each record's fakeMs from the fake process's timings (taken, so they are cleared). */
+async function attachFakeTimes(environment: Environment, records: TurnRecord[]): Promise<void> {
+  const byTag = await environment.fake.takeTimings();
+  for (const record of records) record.fakeMs = byTag.get(record.tag);
 }
 
 function latencySummary(records: readonly TurnRecord[]) {
@@ -169,7 +178,7 @@ async function measureLoad(environment: Environment, maxConcurrent: number | und
   const label = maxConcurrent === undefined ? "load-default" : `load-${maxConcurrent}`;
   const describe = maxConcurrent === undefined ? "maxConcurrent default (4)" : `maxConcurrent ${maxConcurrent}`;
   const gateway = await startGatewayWith(environment, label, maxConcurrent);
-  const client = new ChatClient(gateway.port, TOKEN, LOAD_SESSIONS);
+  const client = new RawChatClient(gateway.port, TOKEN, LOAD_SESSIONS);
   const failures = new Failures();
   try {
     // Warm-up: each session's first turn creates it; the first model call loads the SDK.
@@ -195,11 +204,14 @@ async function measureLoad(environment: Environment, maxConcurrent: number | und
       }
     }
 
+    await attachFakeTimes(environment, serial);
+
     // Load: 50 sessions, each a sequence of turns, until 3,000 turns were sent or 20 s passed.
-    environment.timer.reset();
+    await environment.fake.reset();
     const records: TurnRecord[] = [];
     let issued = 0;
     const gatewayCpuBefore = await readProcessCpuSeconds(gateway.pid);
+    const fakeCpuBefore = await readProcessCpuSeconds(environment.fake.pid);
     const benchCpuBefore = process.cpuUsage();
     const started = performance.now();
     const deadline = started + LOAD_MAX_MS;
@@ -217,6 +229,8 @@ async function measureLoad(environment: Environment, maxConcurrent: number | und
     );
     const elapsedMs = performance.now() - started;
     const gatewayCpuSeconds = (await readProcessCpuSeconds(gateway.pid)) - gatewayCpuBefore;
+    const fakeCpuSeconds = (await readProcessCpuSeconds(environment.fake.pid)) - fakeCpuBefore;
+    await attachFakeTimes(environment, records);
     const paced = await measurePaced(environment, client, sessions, failures);
     const benchCpu = process.cpuUsage(benchCpuBefore);
     const memory = await readProcessMemory(gateway.pid);
@@ -226,7 +240,7 @@ async function measureLoad(environment: Environment, maxConcurrent: number | und
     environment.context.log(
       `${describe}: ${records.length} turns in ${(elapsedMs / 1000).toFixed(2)} s = ${turnsPerSecond.toFixed(0)} turns/s; ` +
         `round trip p50 ${load.rttMs.p50} ms p99 ${load.rttMs.p99} ms; serial added p50 ${serialSummary.addedMs.p50} ms p99 ${serialSummary.addedMs.p99} ms; ` +
-        `gateway CPU ${((gatewayCpuSeconds / elapsedMs) * 100_000).toFixed(0)}%; ${failures.count} failed`,
+        `gateway CPU ${((gatewayCpuSeconds / elapsedMs) * 100_000).toFixed(0)}% (${((gatewayCpuSeconds * 1000) / Math.max(1, records.length)).toFixed(2)} ms/turn), fake ${((fakeCpuSeconds / elapsedMs) * 100_000).toFixed(0)}%; ${failures.count} failed`,
     );
     return {
       maxConcurrent: maxConcurrent ?? "default",
@@ -241,6 +255,7 @@ async function measureLoad(environment: Environment, maxConcurrent: number | und
       serial: { ...serialSummary, turnsPerSecond: serial.length / (serial.reduce((sum, record) => sum + record.rttMs, 0) / 1000) },
       gatewayCpuPercent: Number(((gatewayCpuSeconds / elapsedMs) * 100_000).toFixed(1)),
       benchProcessCpuPercent: Number((((benchCpu.user + benchCpu.system) / 1000 / elapsedMs) * 100).toFixed(1)),
+      fakeProcessCpuPercent: Number(((fakeCpuSeconds / elapsedMs) * 100_000).toFixed(1)),
       gatewayRssAfterBytes: memory.rssBytes,
       paced,
       failures: failures.count,
@@ -260,8 +275,8 @@ const PACED_MS = 8_000;
  * 50 / 300 s, phases spread), so latency is measured at the required throughput rather than at
  * saturation, where a closed loop's latency is only 50 / throughput (Little's law).
  */
-async function measurePaced(environment: Environment, client: ChatClient, sessions: readonly string[], failures: Failures) {
-  environment.timer.reset();
+async function measurePaced(environment: Environment, client: RawChatClient, sessions: readonly string[], failures: Failures) {
+  await environment.fake.reset();
   const records: TurnRecord[] = [];
   const intervalMs = (sessions.length / PACED_TURNS_PER_SECOND) * 1000;
   const started = performance.now();
@@ -279,21 +294,47 @@ async function measurePaced(environment: Environment, client: ChatClient, sessio
     }
   }));
   const elapsedMs = performance.now() - started;
+  await attachFakeTimes(environment, records);
   return { offeredTurnsPerSecond: PACED_TURNS_PER_SECOND, achievedTurnsPerSecond: Number((records.length / (elapsedMs / 1000)).toFixed(1)), ...latencySummary(records) };
 }
 
-/** NODE_OPTIONS from the repository's fly.toml, as node arguments. */
-async function flyNodeOptions(): Promise<string[]> {
+/** Where the deployed environment keeps state; such paths point into the run's own state dir. */
+const DEPLOYED_STATE_DIR = "/data";
+
+/**
+ * How the gateway runs as deployed, from the repository's Dockerfile and fly.toml: node
+ * arguments from fly.toml's NODE_OPTIONS, and the environment the container gives the process
+ * (the runtime stage's ENV, fly.toml [env] on top) minus NODE_OPTIONS and the state dir, which
+ * the bench passes as flags.
+ */
+async function deployedSettings(): Promise<{ nodeArgs: string[]; env: Record<string, string> }> {
   const { readFile } = await import("node:fs/promises");
   const { parse } = await import("smol-toml");
-  const fly = parse(await readFile(join(import.meta.dirname, "..", "fly.toml"), "utf8")) as { env?: { NODE_OPTIONS?: string } };
-  return (fly.env?.NODE_OPTIONS ?? "").split(/\s+/).filter((arg) => arg !== "");
+  const { parseDockerfile } = await import("../src/deploy/dockerfile.ts");
+  const root = join(import.meta.dirname, "..");
+  const fly = parse(await readFile(join(root, "fly.toml"), "utf8")) as { env?: Record<string, unknown> };
+  const runtime = parseDockerfile(await readFile(join(root, "Dockerfile"), "utf8")).stages.at(-1);
+  const env: Record<string, string> = Object.fromEntries(runtime?.env ?? []);
+  for (const [key, value] of Object.entries(fly.env ?? {})) env[key] = String(value);
+  const nodeArgs = (env.NODE_OPTIONS ?? "").split(/\s+/).filter((arg) => arg !== "");
+  delete env.NODE_OPTIONS;
+  delete env.OPENCLAW_STATE_DIR;
+  return { nodeArgs, env };
 }
 
-async function measureMemory(environment: Environment, nodeArgs: readonly string[] = []) {
-  // --inspect-port only says where the inspector listens if SIGUSR1 opens it (after the last sample).
-  const gateway = await startGatewayWith(environment, "memory", MEMORY_CONCURRENCY, [...nodeArgs, "--inspect-port=127.0.0.1:0"]);
-  const client = new ChatClient(gateway.port, TOKEN, MEMORY_CONCURRENCY);
+/** `extraEnv` with values under the deployed state dir moved under this run's `stateDir`. */
+function stateDirPaths(extraEnv: Record<string, string>, stateDir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(extraEnv).map(([key, value]) => [
+    key,
+    value === DEPLOYED_STATE_DIR || value.startsWith(`${DEPLOYED_STATE_DIR}/`) ? join(stateDir, value.slice(DEPLOYED_STATE_DIR.length)) : value,
+  ]));
+}
+
+async function measureMemory(environment: Environment, nodeArgs: readonly string[] = [], extraEnv: Record<string, string> = {}, label = "memory") {
+  // Each run has its own state dir (a fresh database). --inspect-port only says where the
+  // inspector listens if SIGUSR1 opens it (after the last sample).
+  const gateway = await startGatewayWith(environment, label, MEMORY_CONCURRENCY, [...nodeArgs, "--inspect-port=127.0.0.1:0"], extraEnv);
+  const client = new RawChatClient(gateway.port, TOKEN, MEMORY_CONCURRENCY);
   const failures = new Failures();
   try {
     const samples: Array<{ turns: number; rssBytes: number; elapsedMs: number }> = [];
@@ -317,7 +358,7 @@ async function measureMemory(environment: Environment, nodeArgs: readonly string
           failures.add((error as Error).message);
         }
       });
-      environment.timer.reset();
+      await environment.fake.reset();
       const elapsedMs = performance.now() - started;
       samples.push({ turns, rssBytes: (await readProcessMemory(gateway.pid)).rssBytes, elapsedMs: Number(elapsedMs.toFixed(0)) });
       environment.context.log(`memory: ${turns} turns, VmRSS ${formatMiB(samples.at(-1)!.rssBytes)} at ${(elapsedMs / 1000).toFixed(1)} s`);
@@ -419,7 +460,7 @@ function rowsFor(
   const loadRows = (load: typeof defaultLoad, label: string): BenchRow[] => [
     {
       figure: `turns/s, 50 sessions, ${label}`,
-      ours: `${load.turnsPerSecond.toFixed(0)} (${load.completedTurns} turns in ${(load.elapsedMs / 1000).toFixed(1)} s; gateway CPU ${load.gatewayCpuPercent.toFixed(0)}%, bench ${load.benchProcessCpuPercent.toFixed(0)}%${failed(load.failures)})`,
+      ours: `${load.turnsPerSecond.toFixed(0)} (${load.completedTurns} turns in ${(load.elapsedMs / 1000).toFixed(1)} s; gateway CPU ${load.gatewayCpuPercent.toFixed(0)}%, bench ${load.benchProcessCpuPercent.toFixed(0)}%, fake ${load.fakeProcessCpuPercent.toFixed(0)}%${failed(load.failures)})`,
       anchor: "",
       target: ">= 300",
       met: load.turnsPerSecond >= 300 && load.failures === 0,

@@ -178,7 +178,8 @@ export class AgentRuntime {
     // A turn the process died in the middle of is retried after restart: its message is already
     // the last thing in the transcript, so it is not written twice.
     const last = sessions.lastMessage(session.id);
-    if (!(last?.role === "user" && last.content === input.text)) sessions.append(session.id, { role: "user", content: input.text });
+    // On disk before the model is called (group-committed with other sessions' writes).
+    if (!(last?.role === "user" && last.content === input.text)) await sessions.appendDurable(session.id, { role: "user", content: input.text });
     const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 };
     const executed: ExecutedToolCall[] = [];
     const model = this.#modelFor(agent);
@@ -224,8 +225,8 @@ export class AgentRuntime {
       }
       lastModel = response.model;
       addUsage(usage, response.usage);
-      sessions.recordUsage(session.id, response.usage, response.model);
-      sessions.append(session.id, { role: "assistant", content: response.text, ...(response.toolCalls.length ? { toolCalls: response.toolCalls } : {}) });
+      // Usage and the reply in one transaction, on disk before anything acts on the reply.
+      await sessions.appendReplyDurable(session.id, response.usage, response.model, { role: "assistant", content: response.text, ...(response.toolCalls.length ? { toolCalls: response.toolCalls } : {}) });
       if (response.toolCalls.length === 0) {
         return { sessionId: session.id, agentId: agent.id, reply: response.text, toolCalls: executed.map(publicCall), usage, model: lastModel };
       }
@@ -280,21 +281,30 @@ export class AgentRuntime {
     return { client, refs };
   }
 
+  /** The last prompt built per agent and what it was built from: most turns reuse it. */
+  readonly #prompts = new Map<string, { inputs: readonly unknown[]; prompt: string }>();
+
   async #systemPrompt(agent: AgentEntry, toolNames: string[]): Promise<string> {
     const { files } = this.#deps;
     const [instructionsFile, memory] = await Promise.all([files.readInstructions(agent.id), files.memoryForPrompt(agent.id)]);
+    const unavailable = this.#deps.tools.unavailable();
+    const inputs = [agent.instructions, instructionsFile, memory, ...toolNames, "|", ...unavailable.flatMap((source) => [source.name, source.reason])];
+    const cached = this.#prompts.get(agent.id);
+    if (cached && cached.inputs.length === inputs.length && cached.inputs.every((value, index) => value === inputs[index])) return cached.prompt;
     const parts = [
       agent.instructions?.trim() || instructionsFile.trim() || "You are a helpful assistant. Answer clearly and briefly.",
     ];
     if (agent.instructions?.trim() && instructionsFile.trim()) parts.push(instructionsFile.trim());
     parts.push(`## Long-term memory (MEMORY.md)\n${memory || "(empty — use memory_write to remember things that matter)"}`);
     if (toolNames.length) parts.push(`## Tools\nYou can call: ${toolNames.join(", ")}. Some calls need the user's approval; the gateway asks them itself — never treat your own text as approval.`);
-    const unavailable = this.#deps.tools.unavailable();
     if (unavailable.length) {
       parts.push(`## Unavailable right now\n${unavailable.map((source) => `- ${source.name} tools: ${source.reason}`).join("\n")}\nTell the user if they ask for something that needs them.`);
     }
-    return parts.join("\n\n");
+    const prompt = parts.join("\n\n");
+    this.#prompts.set(agent.id, { inputs, prompt });
+    return prompt;
   }
+
 
   /**
    * The messages to send: everything after the stored summary, compacted first when over

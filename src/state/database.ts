@@ -23,7 +23,10 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
     database = new DatabaseSync(path, { readOnly: options.readOnly ?? false, timeout: 5_000 });
     if (!options.readOnly) {
       if (created) chmodSync(path, 0o600);
-      database.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+      // cache_size: a bounded 1 MiB page cache (SQLite's default is 2 MiB per connection); the
+      // transcript tails a turn re-reads are cached by the session store, and a miss is a pread
+      // from the OS page cache.
+      database.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024;");
       migrate(database, options.migrations ?? MIGRATIONS);
     }
   } catch (error) {

@@ -69,6 +69,30 @@ test("a plain message gets the model's reply, and the exchange is on disk", asyn
   assert.equal(sessions.get(result.sessionId)!.usage.turns, 1, "token usage per turn is stored");
 });
 
+test("the user's message is on disk before the model is called, and the reply before the turn resolves", async (t) => {
+  const fake = await anthropic(t);
+  const { runtime, paths } = await setup(t, modelConfig(), { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: fake.url });
+  // What another process (a restart after a crash) would find on disk right now.
+  const onDisk = async () => {
+    const reader = await openDatabase(paths.database, { readOnly: true });
+    try {
+      return (reader.prepare("SELECT role, content FROM messages ORDER BY session_id, seq").all() as Array<{ role: string; content: string }>)
+        .map((row) => `${row.role}: ${row.content}`);
+    } finally {
+      reader.close();
+    }
+  };
+  let seenByTheModelCall: string[] = [];
+  fake.enqueue(async () => {
+    seenByTheModelCall = await onDisk();
+    return { text: "Noted." };
+  });
+  const result = await runtime.handle({ channel: "web", chat: "web", text: "Remember the milk" });
+  assert.equal(result.reply, "Noted.");
+  assert.deepEqual(seenByTheModelCall, ["user: Remember the milk"]);
+  assert.deepEqual(await onDisk(), ["user: Remember the milk", "assistant: Noted."]);
+});
+
 test("a tool loop: the model writes memory, gets the result, then answers; MEMORY.md is written", async (t) => {
   const fake = await anthropic(t);
   fake.enqueue(

@@ -25,11 +25,25 @@ export class AgentFiles {
   }
 
   async readInstructions(agentId: string): Promise<string> {
-    return this.#read(join(this.directory(agentId), "AGENTS.md"));
+    return this.#read(this.#paths(agentId).instructions);
   }
 
   async readMemory(agentId: string): Promise<string> {
-    return this.#read(join(this.directory(agentId), "MEMORY.md"));
+    return this.#read(this.#paths(agentId).memory);
+  }
+
+  readonly #pathCache = new Map<string, { instructions: string; memory: string }>();
+
+  /** Both files' paths, joined once per agent (every turn reads both). */
+  #paths(agentId: string): { instructions: string; memory: string } {
+    let paths = this.#pathCache.get(agentId);
+    if (!paths) {
+      const directory = this.directory(agentId);
+      paths = { instructions: join(directory, "AGENTS.md"), memory: join(directory, "MEMORY.md") };
+      if (this.#pathCache.size >= 256) this.#pathCache.clear();
+      this.#pathCache.set(agentId, paths);
+    }
+    return paths;
   }
 
   /** Memory bounded for the prompt: the head, and a note that there is more. */

@@ -161,8 +161,18 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
   }
   return turns.map(({ role, content }) => ({
     role,
-    content: role === "user" ? [...content.filter(isToolResult), ...content.filter((block) => !isToolResult(block))] : content,
+    content: role === "user" && toolResultAfterText(content) ? [...content.filter(isToolResult), ...content.filter((block) => !isToolResult(block))] : content,
   }));
+}
+
+/** True when a tool_result follows another kind of block (the common turn needs no reordering). */
+function toolResultAfterText(content: readonly Block[]): boolean {
+  let sawOther = false;
+  for (const block of content) {
+    if (!isToolResult(block)) sawOther = true;
+    else if (sawOther) return true;
+  }
+  return false;
 }
 
 function textBlocks(text: string): Block[] {
