@@ -84,7 +84,7 @@ describe("the repository's deployment files", () => {
       http_service: { internal_port: number; force_https: boolean; auto_stop_machines: string; min_machines_running: number; processes: string[]; checks: Array<Record<string, string>> };
     };
     assert.deepEqual(parsed.vm, [{ memory: "256mb", cpu_kind: "shared", cpus: 1 }]);
-    assert.deepEqual(parsed.env, { OPENCLAW_STATE_DIR: "/data", NODE_OPTIONS: "--max-semi-space-size=4 --max-old-space-size=160" }, "heap sized for 256 MB");
+    assert.deepEqual(parsed.env, { OPENCLAW_STATE_DIR: "/data", NODE_OPTIONS: "--max-semi-space-size=4 --max-old-space-size=160 --optimize-for-size" }, "heap sized for 256 MB, V8 favouring memory over speed");
     assert.deepEqual(parsed.mounts, { source: "faraday_data", destination: "/data" });
     assert.equal(parsed.http_service.internal_port, 3000);
     assert.equal(parsed.http_service.force_https, true);
