@@ -74,23 +74,24 @@ export class ChannelSupervisor {
 
   /** Start again from a clean slate (after a new link, a new token, or "reconnect" on the dashboard). */
   async restart(): Promise<void> {
-    this.#stopped = true;
-    this.#generation++;
-    clearInterval(this.#watchdog);
-    clearTimeout(this.#retry);
-    await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
+    await this.#stopAdapter();
     this.#attempt = 0;
     this.start();
   }
 
   /** Stop listening and report why (e.g. `logged_out` after the owner unlinked WhatsApp). */
   async halt(state: ChannelState, reason: string): Promise<void> {
+    await this.#stopAdapter();
+    this.#set(state, reason);
+  }
+
+  /** No more callbacks, timers or retries from the current run; the adapter disconnected. */
+  async #stopAdapter(): Promise<void> {
     this.#stopped = true;
     this.#generation++;
     clearInterval(this.#watchdog);
     clearTimeout(this.#retry);
     await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
-    this.#set(state, reason);
   }
 
   async #run(): Promise<void> {
@@ -157,12 +158,7 @@ export class ChannelSupervisor {
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#generation++;
-    clearInterval(this.#watchdog);
-    clearTimeout(this.#retry);
-    await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
-    this.#set("disabled", "stopped");
+    await this.halt("disabled", "stopped");
   }
 }
 

@@ -212,18 +212,23 @@ export class SessionStore {
   append(sessionId: string, message: ChatMessage): number {
     this.commitPending();
     const now = new Date().toISOString();
+    const seq = this.#writeSession(sessionId, () => this.#insert(sessionId, message, now));
+    this.#appended(sessionId, message, seq, now);
+    return seq;
+  }
+
+  /** One write transaction for one session; on failure its cached view is dropped. */
+  #writeSession<T>(sessionId: string, work: () => T): T {
     this.#database.exec("BEGIN IMMEDIATE");
-    let seq: number;
     try {
-      seq = this.#insert(sessionId, message, now);
+      const result = work();
       this.#database.exec("COMMIT");
+      return result;
     } catch (error) {
       this.#database.exec("ROLLBACK");
       this.#forget(sessionId);
       throw error;
     }
-    this.#appended(sessionId, message, seq, now);
-    return seq;
   }
 
   /**
@@ -233,17 +238,10 @@ export class SessionStore {
   appendReply(sessionId: string, usage: ModelUsage, model: string, message: ChatMessage): number {
     this.commitPending();
     const now = new Date().toISOString();
-    this.#database.exec("BEGIN IMMEDIATE");
-    let seq: number;
-    try {
+    const seq = this.#writeSession(sessionId, () => {
       this.#addUsage(sessionId, usage, model, now);
-      seq = this.#insert(sessionId, message, now);
-      this.#database.exec("COMMIT");
-    } catch (error) {
-      this.#database.exec("ROLLBACK");
-      this.#forget(sessionId);
-      throw error;
-    }
+      return this.#insert(sessionId, message, now);
+    });
     this.#usageAdded(sessionId, usage, model, now);
     this.#appended(sessionId, message, seq, now);
     return seq;
