@@ -73,7 +73,7 @@ export class ChannelControl {
       }
       return {
         name,
-        state: live?.state ?? (settings?.enabled === false ? "disabled" : "disabled"),
+        state: live?.state ?? "disabled",
         reason: live?.reason ?? (settings?.enabled === false ? "enabled: false" : "not set up"),
         // The same rule startChannels applies: on when the config says so, or when it has a
         // credential (a token, a link) and the config does not switch it off.

@@ -55,12 +55,11 @@ export function channelRoutes(control: ChannelControl) {
       return whatsapp?.loginStatus() ?? { state: "idle", qr: null, qrDataUrl: null, pairingCode: null, reason: null, account: null };
     });
 
-    app.post("/api/channels/whatsapp/logout", async (request, reply) => {
+    app.post("/api/channels/whatsapp/logout", async () => {
       const whatsapp = await control.deps.whatsapp(false);
       if (!whatsapp) return { ok: true, state: "logged_out" };
       await whatsapp.logout();
       await channels()?.halt("whatsapp", "logged_out", "unlinked by the owner; link again with `faraday channels login whatsapp`");
-      void reply;
       return { ok: true, state: "logged_out" };
     });
 

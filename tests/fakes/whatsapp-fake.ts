@@ -55,6 +55,8 @@ import {
   buildPairSuccess, checkPairDeviceSign, finishLinkCode, parseQr, unwrapWithPairingCode, wrapWithPairingCode,
 } from "./whatsapp/pairing.ts";
 import { keyPairFromLabel } from "./whatsapp/root-key.ts";
+import { quietLibsignal } from "../../src/channels/whatsapp/quiet-libsignal.ts";
+import { createLogger } from "../../src/logging/index.ts";
 import { makeSignalParty, signalPublicKey, type PreKeyBundle, type SignalParty } from "./whatsapp/signal-party.ts";
 import type {
   WhatsAppFakeOptions, WhatsAppReceivedMessage, WhatsAppReceipt, WhatsAppChatstate, WhatsAppIqRecord,
@@ -65,6 +67,10 @@ export type {
   WhatsAppFakeOptions, WhatsAppReceivedMessage, WhatsAppReceipt, WhatsAppChatstate, WhatsAppIqRecord,
   WhatsAppSendTextInput, WhatsAppPairing, WhatsAppPairingCodeRequest, WhatsAppDisconnectCode, WhatsAppFake,
 };
+
+// The fake's contacts use libsignal too, which dumps session records to the console; keep test
+// output readable the way the gateway keeps its logs clean.
+quietLibsignal(createLogger({ level: "silent" }));
 
 const SERVER_STATIC_KEY_PAIR = keyPairFromLabel("faraday whatsapp-fake server static key v1");
 const DEFAULT_PHONE_NUMBER = "15550001111";
