@@ -44,7 +44,11 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   try {
-    gateway = await startGateway({ flags, environment, version: faradayVersion(), logger, extensions: GATEWAY_EXTENSIONS });
+    gateway = await startGateway({
+      flags, environment, version: faradayVersion(), logger, extensions: GATEWAY_EXTENSIONS,
+      // A person at a terminal gets a sign-in link; a service's log (Fly, systemd) never does.
+      ...(process.stderr.isTTY ? { signInLinkTo: process.stderr } : {}),
+    });
   } catch (error) {
     logger.fatal({ code: error instanceof FaradayError ? error.code : "INTERNAL" }, "gateway did not start");
     logger.flush?.();

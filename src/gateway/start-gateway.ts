@@ -32,6 +32,12 @@ export interface StartGatewayOptions {
   version: string;
   logger: Logger;
   extensions?: readonly GatewayExtension[];
+  /**
+   * Where to print a one-time dashboard sign-in link after start-up (a person's terminal, never a
+   * log: the link is a credential for 15 minutes). The CLI passes stderr when it is a TTY and the
+   * gateway is on loopback.
+   */
+  signInLinkTo?: NodeJS.WritableStream;
 }
 
 export interface RunningGateway {
@@ -143,6 +149,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     }
 
     const { buildApp, createSettingsAuthStore } = await httpModule;
+    const authStore = createSettingsAuthStore(database);
     const app = await buildApp({
       version,
       startedAt,
@@ -152,7 +159,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       config: configService,
       gatewayToken: () => token.token,
       tokenSource: token.source,
-      authStore: createSettingsAuthStore(database),
+      authStore,
       trustProxy: !loopback,
       plugins: instances.flatMap(({ instance }) => (instance.plugin ? [instance.plugin] : [])),
     });
@@ -178,6 +185,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       { dashboard: loopback ? `${url}/` : "/ on this gateway's public address" },
       "dashboard and web chat; sign in with the gateway token, or open the one-time link `faraday token --link` prints",
     );
+    if (loopback && options.signInLinkTo) {
+      const { code } = authStore.createLoginCode();
+      options.signInLinkTo.write(`\nDashboard: ${url}/#code=${code}\n  (one-time sign-in link, valid 15 minutes; later: \`faraday token --link\`)\n\n`);
+    }
     if (config.state === "valid") void backupFile(config.path, paths.configLastGood).catch(() => {});
 
     for (const { name, instance } of instances) {
