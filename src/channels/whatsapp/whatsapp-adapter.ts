@@ -333,7 +333,9 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
             qr: null,
             qrDataUrl: null,
             reason: expired
-              ? "the QR code expired before it was scanned; start linking again and scan it within a minute"
+              ? phone
+                ? "the pairing code expired before it was entered on the phone; start linking again and type the new code within a minute or two"
+                : "the QR code expired before it was scanned; start linking again and scan it within a minute"
               : sawQr
                 ? `WhatsApp closed the linking connection${code ? ` (${code})` : ""}: ${message}`
                 : `could not reach WhatsApp${code ? ` (${code})` : ""}: ${message}. Check the network (or channels.whatsapp.webSocketUrl) and start linking again`,
