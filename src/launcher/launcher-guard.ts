@@ -1,9 +1,6 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-
-/** Constant-time comparison: both sides hashed first so lengths leak nothing either. */
-export function secretsEqual(candidate: string, expected: string): boolean {
-  return timingSafeEqual(createHash("sha256").update(candidate).digest(), createHash("sha256").update(expected).digest());
-}
+/** The gateway's own helpers: constant-time comparison and one cookie from a `Cookie` header. */
+export { tokensEqual as secretsEqual } from "../http/auth.ts";
+export { readCookie } from "../http/dashboard-session.ts";
 
 /** The Host values the launcher answers to: a DNS-rebinding page sends its own name instead. */
 export function allowedHosts(port: number): string[] {
@@ -25,13 +22,4 @@ export function originAllowed(origin: string | undefined, port: number): boolean
 /** The launcher's cookie name; the port keeps two launchers (and the local gateway) apart. */
 export function cookieName(port: number): string {
   return `faraday_launcher_${port}`;
-}
-
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(";")) {
-    const index = part.indexOf("=");
-    if (index !== -1 && part.slice(0, index).trim() === name) return part.slice(index + 1).trim();
-  }
-  return undefined;
 }
