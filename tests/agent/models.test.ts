@@ -20,7 +20,7 @@ import {
   type ToolDefinition,
 } from "../../src/agent/models/index.ts";
 
-const ANTHROPIC_KEY = "sk-ant-test-key-0001";
+const ANTHROPIC_KEY = "fake-anthropic-key-0001";
 const OPENAI_KEY = "sk-openai-test-key-0002";
 
 async function anthropicFake(t: TestContext, options?: ModelFakeOptions) {
@@ -488,9 +488,9 @@ test("a retry-after longer than the wait budget left moves on to the next model 
 });
 
 test("a 401 is MODEL_AUTH_FAILED naming the env var, is not retried, and shows no key", async (t) => {
-  const fake = await anthropicFake(t, { apiKey: "sk-ant-the-right-one" });
+  const fake = await anthropicFake(t, { apiKey: "fake-anthropic-right-key" });
   const { sleeps, sleep } = recordingSleep();
-  const wrongKey = "sk-ant-wrong-secret-9876";
+  const wrongKey = "fake-anthropic-wrong-key-9876";
   const model = createResilientModel({ candidates: [{ ref: "anthropic/claude-fake", client: anthropicClient(fake, wrongKey) }], sleep });
 
   const error = await modelRejection(model.complete({ system: "s", messages: [{ role: "user", content: "x" }], tools: [] }));
@@ -501,7 +501,7 @@ test("a 401 is MODEL_AUTH_FAILED naming the env var, is not retried, and shows n
   assert.equal(error.userMessage, "The model provider rejected the API key; check ANTHROPIC_API_KEY.");
   assert.equal(fake.requests.length, 1);
   assert.deepEqual(sleeps, []);
-  assertNoSecrets(error, wrongKey, "sk-ant-the-right-one");
+  assertNoSecrets(error, wrongKey, "fake-anthropic-right-key");
 });
 
 test("openai: a 401 names OPENAI_API_KEY and the masked key in OpenAI's message is redacted", async (t) => {
@@ -514,7 +514,7 @@ test("openai: a 401 names OPENAI_API_KEY and the masked key in OpenAI's message 
 });
 
 test("an auth failure on the primary moves on to the fallback model", async (t) => {
-  const anthropic = await anthropicFake(t, { apiKey: "sk-ant-the-right-one" });
+  const anthropic = await anthropicFake(t, { apiKey: "fake-anthropic-right-key" });
   const openai = await openAIFake(t);
   const model = createResilientModel({
     candidates: [
@@ -723,13 +723,13 @@ test("registry: a fallback whose key is missing is skipped with a note; the prim
 test("registry: when every configured candidate is skipped, MODEL_NOT_CONFIGURED names what to set", () => {
   const result = resolveModelCandidates({
     modelRef: { primary: "openai/gpt-4.1", fallbacks: ["local/llama3"] },
-    env: { ANTHROPIC_API_KEY: "sk-ant-irrelevant" },
+    env: { ANTHROPIC_API_KEY: "fake-anthropic-irrelevant-key" },
   });
   assert.ok("error" in result);
   assert.equal(result.error.code, "MODEL_NOT_CONFIGURED");
   assert.match(result.error.userMessage, /set OPENAI_API_KEY/);
   assert.match(result.error.userMessage, /models\.providers\.local\.baseUrl/);
-  assert.ok(!result.error.message.includes("sk-ant-irrelevant"));
+  assert.ok(!result.error.message.includes("fake-anthropic-irrelevant-key"));
 });
 
 // ------------------------------------------------------------------ start-up cost

@@ -13,7 +13,7 @@ import { installFakeFlyctl, type FakeFlyctl } from "../fakes/fake-flyctl.ts";
 import { runCli, type GatewayProcess } from "../helpers/gateway-process.ts";
 
 export const SECRETS = {
-  modelKey: "sk-ant-launcher-model-key-0f3a9c2e71b4",
+  modelKey: "fake-anthropic-launcher-key-for-tests",
   telegramToken: "123456:launcher-telegram-token-9d8c7b6a",
   discordToken: "launcher-discord-token-MTIzNDU2Nzg5.abc",
   favcrmKey: "favcrm-launcher-key-5e4d3c2b1a",
