@@ -3,7 +3,7 @@ import type { ComponentRegistry } from "../gateway/components.ts";
 import type { ConfigService, ConfigUpdateResult } from "../gateway/config-service.ts";
 import type { SecretStore } from "../state/index.ts";
 import type { ChannelService } from "./channel-service.ts";
-import { CHANNEL_SECRETS } from "./start-channels.ts";
+import { botToken, CHANNEL_SECRETS } from "./start-channels.ts";
 import type { TelegramWebhookSink } from "./telegram/telegram-adapter.ts";
 import type { WhatsAppAdapter } from "./whatsapp/whatsapp-adapter.ts";
 
@@ -13,8 +13,6 @@ export type ChannelName = (typeof CHANNEL_NAMES)[number];
 export function isChannelName(name: string): name is ChannelName {
   return (CHANNEL_NAMES as readonly string[]).includes(name);
 }
-
-const ENV_NAMES = { telegram: "TELEGRAM_BOT_TOKEN", discord: "DISCORD_BOT_TOKEN" } as const;
 
 export interface ChannelDescription {
   readonly name: ChannelName;
@@ -57,7 +55,7 @@ export class ChannelControl {
     const running = new Map((this.deps.service()?.states() ?? []).map((entry) => [entry.name, entry]));
     const components = new Map(this.deps.components.list().map((component) => [component.name, component]));
     return CHANNEL_NAMES.map((name) => {
-      const settings = config?.channels?.[name] as { enabled?: boolean; botToken?: string; token?: string } | undefined;
+      const settings = config?.channels?.[name] as { enabled?: boolean } | undefined;
       const live = running.get(name) ?? components.get(`channel:${name}`);
       let credential: ChannelDescription["credential"] = { source: null };
       if (name === "whatsapp") {
@@ -65,11 +63,8 @@ export class ChannelControl {
         const account = whatsapp?.loginStatus().account;
         if (account) credential = { source: "linked", hint: account };
       } else {
-        const fromConfig = name === "telegram" ? settings?.botToken : settings?.token;
-        const fromEnv = this.deps.env[ENV_NAMES[name]];
-        const fromStore = this.deps.secrets.get(CHANNEL_SECRETS[name]);
-        const [source, value] = fromConfig ? (["config", fromConfig] as const) : fromEnv ? (["env", fromEnv] as const) : fromStore ? (["secret-store", fromStore] as const) : ([null, undefined] as const);
-        credential = source ? { source, hint: `…${value!.slice(-4)}` } : { source: null };
+        const token = botToken(name, config, this.deps.env, this.deps.secrets);
+        if (token) credential = { source: token.source, hint: `…${token.value.slice(-4)}` };
       }
       return {
         name,
@@ -86,10 +81,9 @@ export class ChannelControl {
   /** Store a bot token in the secret store and restart channels so it takes effect. */
   async setToken(name: "telegram" | "discord", token: string): Promise<{ warning?: string }> {
     this.deps.secrets.set(CHANNEL_SECRETS[name], token);
-    const settings = this.#config()?.channels?.[name] as { botToken?: string; token?: string } | undefined;
-    const overridden = (name === "telegram" ? settings?.botToken : settings?.token) ? `channels.${name}.${name === "telegram" ? "botToken" : "token"} in openclaw.json` : this.deps.env[ENV_NAMES[name]] ? ENV_NAMES[name] : undefined;
+    const used = botToken(name, this.#config(), this.deps.env, this.deps.secrets);
     await this.deps.restartAll();
-    return overridden ? { warning: `saved, but ${overridden} takes precedence over the stored token; remove it to use this one` } : {};
+    return used && used.source !== "secret-store" ? { warning: `saved, but ${used.origin} takes precedence over the stored token; remove it to use this one` } : {};
   }
 
   /** Switch a channel on or off in openclaw.json (validated and written like PUT /api/config). */

@@ -8,6 +8,34 @@ import type { WhatsAppAdapter } from "./whatsapp/whatsapp-adapter.ts";
 /** Secret-store names of channel credentials entered on the dashboard. */
 export const CHANNEL_SECRETS = { telegram: "telegram.botToken", discord: "discord.token" } as const;
 
+/** Where each bot token can come from, in order of precedence. */
+const TOKEN_SOURCES = {
+  telegram: { configKey: "botToken", env: "TELEGRAM_BOT_TOKEN" },
+  discord: { configKey: "token", env: "DISCORD_BOT_TOKEN" },
+} as const;
+
+export interface BotToken {
+  readonly value: string;
+  readonly source: "config" | "env" | "secret-store";
+  /** Where to change it, in words: `channels.telegram.botToken in openclaw.json`, `TELEGRAM_BOT_TOKEN`. */
+  readonly origin: string;
+}
+
+/** A bot channel's token: the config's, else the environment's, else the one entered on the dashboard. */
+export function botToken(
+  name: "telegram" | "discord",
+  config: FaradayConfig | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  secrets: SecretStore,
+): BotToken | undefined {
+  const { configKey, env: envName } = TOKEN_SOURCES[name];
+  const fromConfig = (config?.channels?.[name] as Record<string, unknown> | undefined)?.[configKey];
+  if (typeof fromConfig === "string" && fromConfig) return { value: fromConfig, source: "config", origin: `channels.${name}.${configKey} in openclaw.json` };
+  if (env[envName]) return { value: env[envName], source: "env", origin: envName };
+  const stored = secrets.get(CHANNEL_SECRETS[name]);
+  return stored ? { value: stored, source: "secret-store", origin: "the dashboard (secret store)" } : undefined;
+}
+
 /**
  * Start every enabled channel. A channel is enabled when its config block says so, or when its
  * token is present and the config does not disable it. Libraries load only for enabled channels.
@@ -31,7 +59,7 @@ export async function startChannels(input: StartChannelsInput): Promise<StartedC
   const result: StartedChannels = {};
 
   const telegram = config?.channels?.telegram;
-  const telegramToken = telegram?.botToken ?? env.TELEGRAM_BOT_TOKEN ?? secrets.get(CHANNEL_SECRETS.telegram);
+  const telegramToken = botToken("telegram", config, env, secrets)?.value;
   if (telegram?.enabled === false) service.reportUnavailable("telegram", "disabled", "enabled: false");
   else if (telegram?.enabled === true || telegramToken) {
     if (!telegramToken) service.reportUnavailable("telegram", "failed", "no bot token: set TELEGRAM_BOT_TOKEN (from @BotFather) or channels.telegram.botToken");
@@ -50,7 +78,7 @@ export async function startChannels(input: StartChannelsInput): Promise<StartedC
   }
 
   const discord = config?.channels?.discord;
-  const discordToken = discord?.token ?? env.DISCORD_BOT_TOKEN ?? secrets.get(CHANNEL_SECRETS.discord);
+  const discordToken = botToken("discord", config, env, secrets)?.value;
   if (discord?.enabled === false) service.reportUnavailable("discord", "disabled", "enabled: false");
   else if (discord?.enabled === true || discordToken) {
     if (!discordToken) service.reportUnavailable("discord", "failed", "no bot token: set DISCORD_BOT_TOKEN (Discord developer portal → Bot → Reset Token) or channels.discord.token");

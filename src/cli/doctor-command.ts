@@ -111,9 +111,9 @@ export async function collectDoctorChecks(options: DoctorOptions): Promise<Docto
         // WhatsApp's link lives in the database: say whether it is there (a lost link needs a scan).
         const whatsapp = config.state === "valid" ? config.config.channels?.whatsapp : undefined;
         try {
-          const { WhatsAppAuthStore } = await import("../channels/whatsapp/auth-store.ts");
+          const [{ WhatsAppAuthStore }, { phoneFromJid }] = await Promise.all([import("../channels/whatsapp/auth-store.ts"), import("../channels/whatsapp/transport.ts")]);
           const linked = new WhatsAppAuthStore(database).linkedAs();
-          if (linked) checks.push({ name: "whatsapp", status: "ok", detail: `linked as ${linked.replace(/^(\d+)(?::\d+)?@.*$/, "+$1")}${whatsapp?.enabled === false ? " (channel disabled in the config)" : ""}` });
+          if (linked) checks.push({ name: "whatsapp", status: "ok", detail: `linked as ${phoneFromJid(linked)}${whatsapp?.enabled === false ? " (channel disabled in the config)" : ""}` });
           else if (whatsapp?.enabled === true) checks.push({ name: "whatsapp", status: "warn", detail: "enabled but not linked: run `faraday channels login whatsapp` while the gateway runs, and scan the QR code" });
         } catch {
           // a database from before WhatsApp support: nothing to report

@@ -47,7 +47,7 @@ export interface WhatsAppAdapter extends ChannelAdapter {
   loginStatus(): LoginStatus;
   /** Unlink: tell WhatsApp (when connected), wipe the creds, stop listening. */
   logout(): Promise<void>;
-  /** Chats we have a live socket for: `connected` is only reported while one exists. */
+  /** True only while a socket is logged in (the state never says `connected` otherwise). */
   readonly connected: boolean;
 }
 
@@ -80,7 +80,8 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
   let failedHook: ((error: Error) => void) | undefined;
   let stopped = true;
   let linking: { transport?: WhatsAppTransport; phone?: string; cancelled: boolean } | undefined;
-  let login: LoginStatus = idleStatus(options.store.linkedAs() ? phoneFromJid(options.store.linkedAs()!) : null);
+  const accountOf = (jid: string | undefined) => (jid ? phoneFromJid(jid) : null);
+  let login: LoginStatus = idleStatus(accountOf(options.store.linkedAs()));
 
   const setLogin = (patch: Partial<LoginStatus>) => {
     login = { ...login, ...patch };
@@ -235,8 +236,7 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       if (linking) throw new FaradayError("CHANNEL_UNAVAILABLE", "WhatsApp linking is in progress; the channel starts once the phone has scanned");
       dropTransport();
       await connect();
-      const account = options.store.linkedAs();
-      setLogin(idleStatus(account ? phoneFromJid(account) : null));
+      setLogin(idleStatus(accountOf(options.store.linkedAs())));
       channelHooks.alive();
     },
 
@@ -314,8 +314,7 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
           if (options.store.isLinked() && closeAction(code).kind === "restart-now") {
             // The phone scanned; WhatsApp restarts the stream (515) and the creds are saved: the
             // channel itself now connects with them.
-            const account = options.store.linkedAs();
-            finish({ state: "linked", qr: null, qrDataUrl: null, pairingCode: null, account: account ? phoneFromJid(account) : null });
+            finish({ state: "linked", qr: null, qrDataUrl: null, pairingCode: null, account: accountOf(options.store.linkedAs()) });
             logger.info({ account: login.account }, "WhatsApp linked");
             options.onLinked();
             return;
