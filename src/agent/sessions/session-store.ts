@@ -109,7 +109,7 @@ function charsOf(message: StoredMessage): number {
  * This store is the only writer of `sessions` and `messages` (the gateway holds the state lock;
  * the CLI opens the database read-only), so it keeps what a turn re-reads in memory: recent
  * session rows and the tail of recent transcripts, updated by its own writes. Both caches are
- * bounded (LRU); a miss reads SQLite as before.
+ * bounded (rows: LRU; tails: by size, admitted only while there is room); a miss reads SQLite.
  */
 export class SessionStore {
   readonly #database: Database;
