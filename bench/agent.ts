@@ -9,6 +9,7 @@ import {
   slope,
 } from "./agent-gateway.ts";
 import { RawChatClient } from "./raw-chat-client.ts";
+import { deployedSettings, stateDirPaths } from "./deployed.ts";
 import { startFakeModelProcess, type FakeModelProcess } from "./fake-model-process.ts";
 import { formatMiB, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
 import { freePort, readProcessMemory, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
@@ -69,17 +70,16 @@ export const agentBench: BenchModule = {
       const memory = await measureMemory(environment);
       // The same run as deployed: fly.toml's NODE_OPTIONS (heap flags for a 256 MB machine) and
       // the environment the container gives the process (Dockerfile ENV, fly.toml [env] on top).
-      const deployed = await deployedSettings();
-      const flyNodeArgs = deployed.nodeArgs;
-      context.log(`as deployed: node ${flyNodeArgs.join(" ")}; env ${Object.entries(deployed.env).map(([key, value]) => `${key}=${value}`).join(" ")}`);
-      const memoryFly = await measureMemory(environment, flyNodeArgs, deployed.env, "memory-deployed");
+      const deployed = await deployedSettings(context.root);
+      context.log(`as deployed: env ${Object.entries(deployed.env).map(([key, value]) => `${key}=${value}`).join(" ")}`);
+      const memoryFly = await measureMemory(environment, [], deployed.env, "memory-deployed");
       const append = await measureAppend(context, scratch);
       return {
         rows: [
           ...rowsFor(defaultLoad, wideLoad, memory, append),
-          ...memoryRows(memoryFly, `as deployed (fly.toml NODE_OPTIONS ${flyNodeArgs.join(" ")}; Dockerfile ENV + fly.toml [env])`),
+          ...memoryRows(memoryFly, `as deployed (Dockerfile ENV + fly.toml [env]: ${deployed.describe})`),
         ],
-        data: { deployedEnv: deployed.env, fakeUrl: fake.url, fakeModel: "own process (bench/fake-model-process.ts)", loadMaxConcurrentDefault: defaultLoad, loadMaxConcurrent50: wideLoad, memory, memoryFly, flyNodeArgs, append },
+        data: { deployedEnv: deployed.env, fakeUrl: fake.url, fakeModel: "own process (bench/fake-model-process.ts)", loadMaxConcurrentDefault: defaultLoad, loadMaxConcurrent50: wideLoad, memory, memoryFly, append },
       };
     } finally {
       await fake?.close();
@@ -296,38 +296,6 @@ async function measurePaced(environment: Environment, client: RawChatClient, ses
   const elapsedMs = performance.now() - started;
   await attachFakeTimes(environment, records);
   return { offeredTurnsPerSecond: PACED_TURNS_PER_SECOND, achievedTurnsPerSecond: Number((records.length / (elapsedMs / 1000)).toFixed(1)), ...latencySummary(records) };
-}
-
-/** Where the deployed environment keeps state; such paths point into the run's own state dir. */
-const DEPLOYED_STATE_DIR = "/data";
-
-/**
- * How the gateway runs as deployed, from the repository's Dockerfile and fly.toml: node
- * arguments from fly.toml's NODE_OPTIONS, and the environment the container gives the process
- * (the runtime stage's ENV, fly.toml [env] on top) minus NODE_OPTIONS and the state dir, which
- * the bench passes as flags.
- */
-async function deployedSettings(): Promise<{ nodeArgs: string[]; env: Record<string, string> }> {
-  const { readFile } = await import("node:fs/promises");
-  const { parse } = await import("smol-toml");
-  const { parseDockerfile } = await import("../src/deploy/dockerfile.ts");
-  const root = join(import.meta.dirname, "..");
-  const fly = parse(await readFile(join(root, "fly.toml"), "utf8")) as { env?: Record<string, unknown> };
-  const runtime = parseDockerfile(await readFile(join(root, "Dockerfile"), "utf8")).stages.at(-1);
-  const env: Record<string, string> = Object.fromEntries(runtime?.env ?? []);
-  for (const [key, value] of Object.entries(fly.env ?? {})) env[key] = String(value);
-  const nodeArgs = (env.NODE_OPTIONS ?? "").split(/\s+/).filter((arg) => arg !== "");
-  delete env.NODE_OPTIONS;
-  delete env.OPENCLAW_STATE_DIR;
-  return { nodeArgs, env };
-}
-
-/** `extraEnv` with values under the deployed state dir moved under this run's `stateDir`. */
-function stateDirPaths(extraEnv: Record<string, string>, stateDir: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(extraEnv).map(([key, value]) => [
-    key,
-    value === DEPLOYED_STATE_DIR || value.startsWith(`${DEPLOYED_STATE_DIR}/`) ? join(stateDir, value.slice(DEPLOYED_STATE_DIR.length)) : value,
-  ]));
 }
 
 async function measureMemory(environment: Environment, nodeArgs: readonly string[] = [], extraEnv: Record<string, string> = {}, label = "memory") {

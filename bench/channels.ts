@@ -1,13 +1,13 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parse as parseToml } from "smol-toml";
 import { startAnthropicFake } from "../tests/fakes/anthropic-fake.ts";
 import { startDiscordFake, type DiscordFake } from "../tests/fakes/discord-fake.ts";
 import { echoLastUserMessage, type ModelFake } from "../tests/fakes/model-script.ts";
 import { startTelegramFake, type TelegramFake } from "../tests/fakes/telegram-fake.ts";
 import { memoryAfterFullGc, percentile, readProcessCpuSeconds } from "./agent-gateway.ts";
+import { deployedSettings, stateDirPaths } from "./deployed.ts";
 import { formatMiB, formatMs, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
 import { freePort, readProcessMemory, spawnGateway, stopGateway, waitForHealthy, type GatewayProcess } from "./gateway-process.ts";
 
@@ -72,14 +72,14 @@ export const channelsBench: BenchModule = {
       const [telegramOnly, discordOnly] = await Promise.all([measureIdle(environment, "Telegram only", ["telegram"]), measureIdle(environment, "Discord only", ["discord"])]);
       const withDefault = await runChannelsGateway(environment, { label: "default", maxConcurrent: undefined, measureIdle: true });
       // The same with the heap flags fly.toml ships for a 256 MB machine.
-      const flyNodeArgs = await flyNodeOptions(context.root);
-      const deployed = await runChannelsGateway(environment, { label: "default-fly", maxConcurrent: undefined, measureIdle: true, nodeArgs: flyNodeArgs });
+      const deployedEnv = await deployedSettings(context.root);
+      const deployed = await runChannelsGateway(environment, { label: "default-fly", maxConcurrent: undefined, measureIdle: true, env: deployedEnv.env });
       const left = BENCH_BUDGET_MS - (performance.now() - benchStarted);
       let with16: ChannelsRun | undefined;
       if (left >= SECOND_RUN_NEEDS_MS) with16 = await runChannelsGateway(environment, { label: "16", maxConcurrent: 16, measureIdle: false });
       else context.log(`burst with maxConcurrent 16 skipped: ${(left / 1000).toFixed(0)} s of the bench's budget left`);
       return {
-        rows: rowsFor({ bare, telegramOnly, discordOnly }, withDefault, with16, { run: deployed, nodeArgs: flyNodeArgs }),
+        rows: rowsFor({ bare, telegramOnly, discordOnly }, withDefault, with16, { run: deployed, describe: deployedEnv.describe }),
         data: {
           discordHeartbeatIntervalMs: DISCORD_HEARTBEAT_MS,
           idleAfterMs: IDLE_AFTER_MS,
@@ -87,7 +87,7 @@ export const channelsBench: BenchModule = {
           telegramOnly,
           discordOnly,
           maxConcurrentDefault: withDefault,
-          maxConcurrentDefaultAsDeployed: { nodeArgs: flyNodeArgs, ...deployed },
+          maxConcurrentDefaultAsDeployed: { env: deployedEnv.env, ...deployed },
           maxConcurrent16: with16 ?? null,
         },
       };
@@ -112,12 +112,6 @@ async function writeConfig(environment: Environment, label: string, config: Reco
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   await writeFile(join(stateDir, "openclaw.json"), `${JSON.stringify(config, null, 2)}\n`);
   return stateDir;
-}
-
-/** NODE_OPTIONS from the repository's fly.toml, as node arguments. */
-async function flyNodeOptions(root: string): Promise<string[]> {
-  const fly = parseToml(await readFile(join(root, "fly.toml"), "utf8")) as { env?: { NODE_OPTIONS?: string } };
-  return (fly.env?.NODE_OPTIONS ?? "").split(/\s+/).filter((arg) => arg !== "");
 }
 
 let profileCount = 0;
@@ -249,7 +243,7 @@ async function measureIdle(environment: Environment, label: string, channels: re
 type ChannelsRun = Awaited<ReturnType<typeof runChannelsGateway>>;
 
 /** A gateway with Telegram and Discord on fresh fakes: idle RSS (optionally), then the burst. */
-async function runChannelsGateway(environment: Environment, options: { label: string; maxConcurrent: number | undefined; measureIdle: boolean; nodeArgs?: readonly string[] }) {
+async function runChannelsGateway(environment: Environment, options: { label: string; maxConcurrent: number | undefined; measureIdle: boolean; env?: Record<string, string> }) {
   const { context } = environment;
   const fakes = await startChannelFakes(["telegram", "discord"]);
   const telegram = fakes.telegram as TelegramFake;
@@ -259,9 +253,9 @@ async function runChannelsGateway(environment: Environment, options: { label: st
     const defaults = options.maxConcurrent === undefined ? { model: MODEL } : { model: MODEL, maxConcurrent: options.maxConcurrent };
     const stateDir = await writeConfig(environment, `channels-${options.label}`, { agents: { defaults, list: [{ id: "main", default: true }] }, channels: fakes.config });
     // --inspect-port only says where the inspector would listen; it opens after the burst, for the GC reading.
-    gateway = await launch(environment, stateDir, fakes.env, [...(options.nodeArgs ?? []), "--inspect-port=127.0.0.1:0"]);
+    gateway = await launch(environment, stateDir, { ...stateDirPaths(options.env ?? {}, stateDir), ...fakes.env }, ["--inspect-port=127.0.0.1:0"]);
     const connectedAfterMs = await waitForConnected(gateway, fakes.components);
-    context.log(`${options.label}${options.nodeArgs?.length ? ` (node ${options.nodeArgs.join(" ")})` : ""}: telegram and discord connected ${formatMs(connectedAfterMs)} after spawn`);
+    context.log(`${options.label}${options.env ? " (as deployed)" : ""}: telegram and discord connected ${formatMs(connectedAfterMs)} after spawn`);
 
     let idle: { rssBytes: number; peakRssBytes: number; telegramCalls: number; discordGatewayEvents: number; statesAfter: Record<string, string> } | undefined;
     if (options.measureIdle) {
@@ -427,7 +421,7 @@ function rowsFor(
   idleAlone: { bare: IdleReading; telegramOnly: IdleReading; discordOnly: IdleReading },
   withDefault: ChannelsRun,
   with16: ChannelsRun | undefined,
-  deployed: { run: ChannelsRun; nodeArgs: readonly string[] },
+  deployed: { run: ChannelsRun; describe: string },
 ): BenchRow[] {
   const { bare, telegramOnly, discordOnly } = idleAlone;
   const gcNote = (gc: GcReading | null): string => (gc === null ? "" : `; after a full GC ${formatMiB(gc.rssBytes)}, heap used ${formatMiB(gc.heapUsedBytes)}`);
@@ -490,7 +484,7 @@ function rowsFor(
       },
     ];
   };
-  rows.push(...idleRow(deployed.run, `idle RSS, both channels, as deployed (fly.toml NODE_OPTIONS ${deployed.nodeArgs.join(" ")})`, ""));
+  rows.push(...idleRow(deployed.run, `idle RSS, both channels, as deployed (${deployed.describe})`, ""));
   rows.push(...burstRows(withDefault, "maxConcurrent 4 (default)"));
   if (with16 !== undefined) rows.push(...burstRows(with16, "maxConcurrent 16"));
   rows.push(...burstRows(deployed.run, "maxConcurrent 4, as deployed"));

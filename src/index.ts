@@ -10,5 +10,9 @@ import module from "node:module";
 const cacheSetting = process.env.FARADAY_COMPILE_CACHE;
 if (cacheSetting !== "off") module.enableCompileCache?.(cacheSetting || undefined);
 
+// The gateway re-executes itself (same PID) with V8 flags NODE_OPTIONS cannot carry, from
+// FARADAY_NODE_FLAGS (fly.toml sets it); other commands are short-lived and run as they are.
+if (process.argv[2] === "gateway" && process.env.FARADAY_NODE_FLAGS) (await import("./node-flags.ts")).applyNodeFlags();
+
 const { runCli } = await import("./cli/program.ts");
 await runCli(process.argv);

@@ -3,6 +3,7 @@ import { parse as parseToml } from "smol-toml";
 import { parseDockerfile, type DockerStage } from "./dockerfile.ts";
 import { readGatewayInvocation, type GatewayInvocation } from "./gateway-invocation.ts";
 import { splitShellWords } from "./shell-words.ts";
+import { NODE_FLAGS_ENV, planNodeFlags, SUPPORTED_NODE_FLAGS } from "../node-flags.ts";
 
 /**
  * The kinds of drift between a Dockerfile and a fly.toml that the check reports. Stable
@@ -33,6 +34,8 @@ export const CONTAINER_CHECKS = {
   autoStop: "auto-stop",
   /** min_machines_running is below 1. */
   minMachines: "min-machines",
+  /** NODE_OPTIONS holds a word Node refuses there (every node exits at start), or FARADAY_NODE_FLAGS one the gateway ignores. */
+  nodeOptions: "node-options",
 } as const;
 
 export type ContainerCheck = (typeof CONTAINER_CHECKS)[keyof typeof CONTAINER_CHECKS];
@@ -134,6 +137,7 @@ export function checkContainerConsistency(files: ContainerFiles): ContainerProbl
     report(CONTAINER_CHECKS.stateDir, `fly.toml [env] ${STATE_DIR_ENV} is ${flyStateDir} but the Dockerfile sets ENV ${STATE_DIR_ENV}=${dockerStateDir}: make them the same, the volume mount path.`);
   }
 
+  checkNodeOptions(runtime.env, flyEnv, report);
   checkDockerfilePorts(runtime, internalPort, report);
   checkHealthChecks(runtime, httpService, internalPort, report);
   if (httpService !== undefined) checkMachinePolicy(fly, httpService, report);
@@ -265,6 +269,37 @@ function checkStateDir(
       CONTAINER_CHECKS.stateDir,
       `fly.toml [mounts].destination is ${mounts.join(", ")} but ${run.label} keeps its state in ${source}: the gateway writes outside the volume and loses everything on each deploy (OpenClaw #25446). Make ${STATE_DIR_ENV} and the mount destination the same path.`,
     );
+  }
+}
+
+/**
+ * Node exits at start ("… is not allowed in NODE_OPTIONS") when NODE_OPTIONS holds an option it
+ * does not take there, such as most V8 flags: on Fly that is a crash loop before the gateway
+ * can log anything. Those flags belong in FARADAY_NODE_FLAGS, which the gateway applies itself.
+ * Judged by the Node running this check (the image's major, node:24).
+ */
+function checkNodeOptions(dockerEnv: Map<string, string>, flyEnv: Map<string, string>, report: Report): void {
+  // Each source on its own: `docker run` sees the Dockerfile's, Fly its [env] on top of it.
+  for (const [where, env] of [["the Dockerfile ENV", dockerEnv], ["fly.toml [env]", flyEnv]] as const) {
+    const nodeOptions = env.get("NODE_OPTIONS");
+    const refused = splitShellWords(nodeOptions ?? "")
+      .filter((word) => word.startsWith("-"))
+      .filter((word) => !process.allowedNodeEnvironmentFlags.has(word.split("=", 1)[0] as string));
+    if (refused.length > 0) {
+      const v8Flags = refused.filter((word) => SUPPORTED_NODE_FLAGS.has(word));
+      report(
+        CONTAINER_CHECKS.nodeOptions,
+        `${capitalize(where)} NODE_OPTIONS has ${refused.join(" ")}, which Node does not allow in NODE_OPTIONS: every node in the container would exit at start. ` +
+          (v8Flags.length > 0 ? `Move ${v8Flags.join(" ")} to ${NODE_FLAGS_ENV} (the gateway applies it at start)${v8Flags.length < refused.length ? " and remove the rest" : ""}.` : "Remove it."),
+      );
+    }
+    const ignored = planNodeFlags(env.get(NODE_FLAGS_ENV), []).ignored;
+    if (ignored.length > 0) {
+      report(
+        CONTAINER_CHECKS.nodeOptions,
+        `${capitalize(where)} ${NODE_FLAGS_ENV} has ${ignored.join(" ")}, which the gateway ignores: it applies ${[...SUPPORTED_NODE_FLAGS].join(" ")} and --name=value options Node also takes in NODE_OPTIONS.`,
+      );
+    }
   }
 }
 

@@ -21,6 +21,7 @@ import {
   type Database,
   type StateLock,
 } from "../state/index.ts";
+import { nodeFlagsReport, SUPPORTED_NODE_FLAGS } from "../node-flags.ts";
 import { ComponentRegistry } from "./components.ts";
 import { ConfigService } from "./config-service.ts";
 import type { ExtensionInstance, GatewayExtension } from "./extension.ts";
@@ -177,10 +178,20 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const localHost = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
     const url = `http://${localHost}:${boundPort}`;
     await lock.setUrl(url);
+    const nodeFlags = nodeFlagsReport();
     logger.info(
-      { url, bind: host, port: boundPort, stateDir, config: config.state, tokenSource: token.source, startupMs: Math.round(performance.now()) },
+      { url, bind: host, port: boundPort, stateDir, config: config.state, tokenSource: token.source, startupMs: Math.round(performance.now()), ...(nodeFlags ? { nodeFlags: nodeFlags.applied } : {}) },
       "gateway listening",
     );
+    if (nodeFlags?.ignored.length) {
+      logger.warn(
+        { code: "NODE_FLAGS_IGNORED", ignored: nodeFlags.ignored },
+        `FARADAY_NODE_FLAGS: ignored ${nodeFlags.ignored.join(" ")} (supported: ${[...SUPPORTED_NODE_FLAGS].join(" ")}, or --name=value options Node also takes in NODE_OPTIONS); fix the value where it is set (fly.toml [env])`,
+      );
+    }
+    if (nodeFlags?.error) {
+      logger.warn({ code: "NODE_FLAGS_NOT_APPLIED", err: nodeFlags.error }, "FARADAY_NODE_FLAGS could not be applied; running without them (memory use may be higher). Put the flags on the node command line instead");
+    }
     logger.info(
       { dashboard: loopback ? `${url}/` : "/ on this gateway's public address" },
       "dashboard and web chat; sign in with the gateway token, or open the one-time link `faraday token --link` prints",

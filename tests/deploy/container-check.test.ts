@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
@@ -84,7 +85,11 @@ describe("the repository's deployment files", () => {
       http_service: { internal_port: number; force_https: boolean; auto_stop_machines: string; min_machines_running: number; processes: string[]; checks: Array<Record<string, string>> };
     };
     assert.deepEqual(parsed.vm, [{ memory: "256mb", cpu_kind: "shared", cpus: 1 }]);
-    assert.deepEqual(parsed.env, { OPENCLAW_STATE_DIR: "/data", NODE_OPTIONS: "--max-semi-space-size=4 --max-old-space-size=160 --optimize-for-size" }, "heap sized for 256 MB, V8 favouring memory over speed");
+    assert.deepEqual(
+      parsed.env,
+      { OPENCLAW_STATE_DIR: "/data", NODE_OPTIONS: "--max-semi-space-size=4 --max-old-space-size=160", FARADAY_NODE_FLAGS: "--optimize-for-size --no-concurrent-recompilation" },
+      "heap sized for 256 MB; V8 favouring memory over speed through the flags NODE_OPTIONS refuses",
+    );
     assert.deepEqual(parsed.mounts, { source: "faraday_data", destination: "/data" });
     assert.equal(parsed.http_service.internal_port, 3000);
     assert.equal(parsed.http_service.force_https, true);
@@ -92,6 +97,17 @@ describe("the repository's deployment files", () => {
     assert.equal(parsed.http_service.min_machines_running, 1);
     assert.deepEqual(parsed.http_service.processes, ["app"]);
     assert.deepEqual(parsed.http_service.checks, [{ method: "GET", path: "/healthz", interval: "15s", timeout: "5s", grace_period: "30s" }]);
+  });
+
+  it("Node starts with fly.toml's NODE_OPTIONS (a word it refuses there would stop every node in the container)", () => {
+    const env = (parseToml(flyToml) as { env: Record<string, string> }).env;
+    const run = spawnSync(process.execPath, ["-e", "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit))"], {
+      env: { PATH: process.env.PATH, NODE_OPTIONS: env.NODE_OPTIONS },
+      encoding: "utf8",
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    assert.ok(Number(run.stdout) < 256 * 1024 * 1024, `heap limit ${run.stdout} bytes follows --max-old-space-size`);
   });
 
   it("the Dockerfile runs as a non-root user through tini and the entrypoint", () => {
@@ -244,6 +260,18 @@ describe("drift between fly.toml and the Dockerfile", () => {
 
   it("an http_service routed to a missing process group is a process-group problem", () => {
     assertProblems({ flyToml: mutate(flyToml, 'processes = ["app"]', 'processes = ["web"]') }, [CONTAINER_CHECKS.processGroup], '"web"');
+  });
+
+  it("a V8 flag in NODE_OPTIONS (Node refuses it there) is a node-options problem that names FARADAY_NODE_FLAGS", () => {
+    const nodeOptions = mutate(flyToml, 'NODE_OPTIONS = "--max-semi-space-size=4', 'NODE_OPTIONS = "--optimize-for-size --max-semi-space-size=4');
+    assertProblems({ flyToml: nodeOptions }, ["node-options"], /--optimize-for-size.*not allow.*Move --optimize-for-size to FARADAY_NODE_FLAGS/);
+    const dockerEnv = mutate(dockerfile, "ENV NODE_ENV=production", "ENV NODE_OPTIONS=--max-lazy NODE_ENV=production");
+    assertProblems({ dockerfile: dockerEnv }, ["node-options"], /the Dockerfile ENV NODE_OPTIONS has --max-lazy.*Move --max-lazy to FARADAY_NODE_FLAGS/i);
+  });
+
+  it("a FARADAY_NODE_FLAGS word the gateway would ignore is a node-options problem", () => {
+    const typo = mutate(flyToml, 'FARADAY_NODE_FLAGS = "--optimize-for-size', 'FARADAY_NODE_FLAGS = "--optimise-for-size');
+    assertProblems({ flyToml: typo }, ["node-options"], /FARADAY_NODE_FLAGS has --optimise-for-size/);
   });
 
   it("fly.toml that is not TOML is reported, not thrown", () => {
