@@ -5,6 +5,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ToolCall, ToolDefinition } from "./model-client.ts";
 import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
+import { sharedHttpFetch } from "./http-fetch.ts";
 
 export interface AnthropicClientOptions {
   apiKey: string;
@@ -48,7 +49,8 @@ export function createAnthropicClient(options: AnthropicClientOptions): ModelCli
           maxRetries: 0,
           timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
           openTelemetry: false,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
+          // Node:http underneath, not the built-in fetch: see http-fetch.ts for what that saves.
+          fetch: options.fetch ?? sharedHttpFetch(),
         }),
       (error: unknown) => {
         sdk = undefined;

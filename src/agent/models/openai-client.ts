@@ -6,6 +6,7 @@
 import type OpenAI from "openai";
 import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ModelUsage, ToolCall } from "./model-client.ts";
 import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
+import { sharedHttpFetch } from "./http-fetch.ts";
 
 export interface OpenAIClientOptions {
   /** Required by the SDK even when the server ignores it: a local server takes a dummy like `ollama`. */
@@ -53,7 +54,8 @@ export function createOpenAIClient(options: OpenAIClientOptions): ModelClient {
           webhookSecret: null,
           maxRetries: 0,
           timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
+          // Node:http underneath, not the built-in fetch: see http-fetch.ts for what that saves.
+          fetch: options.fetch ?? sharedHttpFetch(),
         }),
       (error: unknown) => {
         sdk = undefined;
