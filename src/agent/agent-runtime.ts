@@ -205,12 +205,12 @@ export class AgentRuntime {
       const window = await this.#window(session.id, Math.max(1_000, contextTokens - estimateTokens(system) - 4_096), model.client);
       let response: ModelResponse;
       try {
-        response = await model.client.complete({
+        response = await this.lanes.withSlot(() => model.client.complete({
           system: window.summary ? `${system}\n\n## Earlier in this conversation (summary)\n${window.summary}` : system,
           messages: window.messages,
           tools: toolDefinitions,
           ...(input.onDelta ? { onTextDelta: input.onDelta } : {}),
-        });
+        }));
       } catch (error) {
         if (error instanceof ModelError && error.code === "MODEL_CONTEXT_TOO_LONG" && !compactedForError) {
           compactedForError = true;
@@ -319,14 +319,14 @@ export class AgentRuntime {
     const through = plan.older.at(-1)!.seq;
     let summary: string;
     try {
-      const response = await model.complete({
+      const response = await this.lanes.withSlot(() => model.complete({
         system: "You summarise conversations for an assistant's memory. Keep facts, decisions, names, numbers, open tasks and tool outcomes. Be concise.",
         messages: [{
           role: "user",
           content: `${session.summary ? `Summary so far:\n${session.summary}\n\n` : ""}Conversation to add:\n${renderForSummary(plan.older)}\n\nWrite the updated summary.`,
         }],
         tools: [],
-      });
+      }));
       sessions.recordUsage(sessionId, response.usage, response.model);
       summary = response.text.trim() || session.summary || "";
     } catch (error) {

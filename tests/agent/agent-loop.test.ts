@@ -8,6 +8,7 @@ import { ConfigService } from "../../src/gateway/config-service.ts";
 import { createLogger } from "../../src/logging/index.ts";
 import { ensureStateDir, openDatabase } from "../../src/state/index.ts";
 import { ToolCatalog } from "../../src/tools/index.ts";
+import type { ToolSource } from "../../src/tools/tool-source.ts";
 import { AgentRuntime } from "../../src/agent/agent-runtime.ts";
 import { AgentFiles } from "../../src/agent/memory/agent-files.ts";
 import { createMemoryTools } from "../../src/agent/memory/memory-tools.ts";
@@ -19,7 +20,7 @@ import { lastUserText, toolResults, type ModelFake } from "../fakes/model-script
 const ANTHROPIC_KEY = "fake-anthropic-key-for-tests";
 const OPENAI_KEY = "sk-test-openai-key-for-fakes-0000";
 
-async function setup(t: TestContext, config: Record<string, unknown>, env: Record<string, string | undefined>) {
+async function setup(t: TestContext, config: Record<string, unknown>, env: Record<string, string | undefined>, extraSources: ToolSource[] = []) {
   const directory = await mkdtemp(join(tmpdir(), "faraday-agent-"));
   t.after(() => rm(directory, { recursive: true, force: true }));
   const paths = await ensureStateDir(directory);
@@ -34,7 +35,7 @@ async function setup(t: TestContext, config: Record<string, unknown>, env: Recor
   const configService = new ConfigService(state, paths, env);
   const files = new AgentFiles(paths.agents);
   const memoryTools = createMemoryTools(files, sessions);
-  const tools = new ToolCatalog({ sources: () => [memoryTools] });
+  const tools = new ToolCatalog({ sources: () => [memoryTools, ...extraSources] });
   const sleeps: number[] = [];
   const runtime = new AgentRuntime({
     config: configService, sessions, files, tools, env,
@@ -232,6 +233,56 @@ test("one session is strictly ordered while two sessions interleave", async (t) 
   // A2's request carried A1's exchange: the lane ran it after A1 was stored.
   const a2 = fake.requests.find((request) => lastUserText(request) === "fast A2")!;
   assert.match(JSON.stringify(a2.body.messages), /echo slow A1/);
+});
+
+test("at most maxConcurrent sessions call the model at once; the rest wait their turn and are all answered", async (t) => {
+  const fake = await anthropic(t);
+  const DELAY_MS = 80;
+  const arrivals: number[] = [];
+  fake.setDefault((request) => {
+    arrivals.push(performance.now());
+    return { text: `echo ${lastUserText(request)}`, delayMs: DELAY_MS };
+  });
+  const config = { agents: { defaults: { model: "anthropic/claude-test", maxConcurrent: 2 }, list: [{ id: "main", default: true }] } };
+  const { runtime } = await setup(t, config, { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: fake.url });
+  const results = await Promise.all(["a", "b", "c", "d", "e", "f"].map((chat) => runtime.handle({ channel: "telegram", chat, text: `hi ${chat}` })));
+  assert.deepEqual(results.map((result) => result.reply), ["a", "b", "c", "d", "e", "f"].map((chat) => `echo hi ${chat}`));
+  // Requests the fake was holding at the moment each one arrived (each is held DELAY_MS).
+  const overlapping = arrivals.map((at) => arrivals.filter((other) => other <= at && at < other + DELAY_MS).length);
+  assert.equal(Math.max(...overlapping), 2, `never more than 2 model calls at once: ${overlapping}`);
+});
+
+test("a turn busy in a tool (or waiting for a person's YES) holds no model slot: other sessions are answered meanwhile", async (t) => {
+  const fake = await anthropic(t);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const toolStarted = new Promise<void>((resolve) => (started = resolve));
+  const slowTool: ToolSource = {
+    name: "slow",
+    trusted: true,
+    list: () => [{ name: "wait_for_release", description: "Waits until the test releases it.", inputSchema: { type: "object", properties: {} }, annotations: { readOnlyHint: true } }],
+    call: async () => {
+      started();
+      await released;
+      return { content: "released" };
+    },
+  };
+  fake.setDefault((request) => {
+    const text = lastUserText(request);
+    if (text === "use the slow tool" && toolResults(request).length === 0) return { toolCalls: [{ name: "wait_for_release", arguments: {} }] };
+    return { text: `echo ${text}` };
+  });
+  const config = { agents: { defaults: { model: "anthropic/claude-test", maxConcurrent: 1 }, list: [{ id: "main", default: true }] } };
+  const { runtime } = await setup(t, config, { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: fake.url }, [slowTool]);
+  const slow = runtime.handle({ channel: "telegram", chat: "A", text: "use the slow tool" });
+  await toolStarted;
+  // maxConcurrent 1, and A is still in its turn: B is answered anyway.
+  const other = await runtime.handle({ channel: "telegram", chat: "B", text: "meanwhile" });
+  assert.equal(other.reply, "echo meanwhile");
+  release();
+  const finished = await slow;
+  assert.equal(finished.toolCalls[0]?.result, "released");
 });
 
 test("/new starts a fresh session and keeps memory; /status reports agent, model and usage; /help lists commands", async (t) => {

@@ -1,6 +1,9 @@
 /**
- * One lane per session: work in a lane runs strictly in order; lanes run concurrently up to
- * `maxConcurrent`. Nothing queued is dropped; `drain()` waits for everything in flight.
+ * One lane per session: work in a lane runs strictly in order, lanes side by side. Model calls
+ * take one of `maxConcurrent` slots (`withSlot`), so at most that many sessions are calling the
+ * model at once, while a turn that stores its messages, runs a tool or waits for a person's
+ * YES holds none: four pending approvals must not stop every other chat. Nothing queued is
+ * dropped; `drain()` waits for everything in flight.
  */
 export class SessionLanes {
   readonly #tails = new Map<string, Promise<unknown>>();
@@ -29,7 +32,7 @@ export class SessionLanes {
   run<T>(key: string, work: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the agent is stopping; message not accepted"));
     const previous = this.#tails.get(key) ?? Promise.resolve();
-    const result = previous.then(() => this.#withSlot(work));
+    const result = previous.then(() => work());
     const tail = result.catch(() => {});
     this.#tails.set(key, tail);
     void tail.then(() => {
@@ -44,7 +47,8 @@ export class SessionLanes {
     while (this.#tails.size > 0) await Promise.all([...this.#tails.values()]);
   }
 
-  async #withSlot<T>(work: () => Promise<T>): Promise<T> {
+  /** Run `work` (a model call) in one of the `maxConcurrent` slots, waiting for one in arrival order. */
+  async withSlot<T>(work: () => Promise<T>): Promise<T> {
     if (this.#running < this.#maxConcurrent) this.#running++;
     else await new Promise<void>((resolve) => this.#waiting.push(resolve)); // the slot is handed over
     try {
