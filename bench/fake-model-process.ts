@@ -1,5 +1,5 @@
 /**
- * The Anthropic fake (echo step, no latency) in a process of its own, for bench/agent.ts.
+ * A zero-latency Anthropic Messages API (echo, below) in a process of its own, for bench/agent.ts.
  *
  * In the bench's own process the fake and the load generator shared one event loop: at
  * saturation every fake response and every client callback queued behind each other, and
@@ -75,17 +75,9 @@ async function runChild(child: ChildProcess | NodeJS.Process): Promise<void> {
   const [apiKey, tagSource] = process.argv.slice(2);
   const send = (message: FromChild) => child.send?.(message);
   try {
-    const [{ startAnthropicFake }, { echoLastUserMessage }, { FakeTimer }] = await Promise.all([
-      import("../tests/fakes/anthropic-fake.ts"),
-      import("../tests/fakes/model-script.ts"),
-      import("./agent-gateway.ts"),
-    ]);
+    const { FakeTimer } = await import("./agent-gateway.ts");
     const timer = new FakeTimer(new RegExp(tagSource ?? "bench-turn-(\\d+)\\b"));
-    const fake = await startAnthropicFake({ defaultStep: echoLastUserMessage, ...(apiKey ? { apiKey } : {}) });
-    // The fake keeps every request it saw; nothing reads them here, so keep the list short.
-    const trim = setInterval(() => {
-      if (fake.requests.length > 256) fake.requests.length = 0;
-    }, 100);
+    const fake = await startEchoModel(apiKey ?? "");
     process.on("message", (message: ToChild) => {
       if (message.type === "take") {
         const entries = [...timer.byTag];
@@ -95,7 +87,6 @@ async function runChild(child: ChildProcess | NodeJS.Process): Promise<void> {
         timer.reset();
         send({ type: "reset" });
       } else {
-        clearInterval(trim);
         timer.stop();
         void fake.close().then(() => process.exit(0));
       }
@@ -106,6 +97,56 @@ async function runChild(child: ChildProcess | NodeJS.Process): Promise<void> {
     send({ type: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     process.exit(1);
   }
+}
+
+/**
+ * A zero-latency Messages API that answers every POST /v1/messages with the text of the last
+ * user message, at the least CPU it can: on this 2-core machine the fake shares the cores with
+ * the gateway, and the test fake (tests/fakes/anthropic-fake.ts: full JSON parse of every
+ * growing transcript, request validation, a request log) took ~40 % of one, CPU a remote model
+ * API would never take from the gateway. It finds the last user message in the raw body (the
+ * Messages API body lists messages in order; tools follow and hold no user text) and answers in
+ * the API's JSON shape, which the real SDK parses. JSON only (the bench never streams).
+ */
+async function startEchoModel(apiKey: string): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import("node:http");
+  const STRING = /"(?:text|content)":"((?:[^"\\]|\\.)*)"/y;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const answer = (status: number, body: string): void => {
+        response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
+      };
+      if (request.method !== "POST" || request.url?.split("?")[0] !== "/v1/messages") return answer(404, '{"type":"error","error":{"type":"not_found_error","message":"not found"}}');
+      // This SDK sends the key as a bearer token; older ones as x-api-key.
+      if (request.headers["x-api-key"] !== apiKey && request.headers.authorization !== `Bearer ${apiKey}`) return answer(401, '{"type":"error","error":{"type":"authentication_error","message":"invalid API key"}}');
+      const raw = Buffer.concat(chunks).toString("utf8");
+      if (raw.includes('"stream":true')) return answer(400, '{"type":"error","error":{"type":"invalid_request_error","message":"the bench fake does not stream"}}');
+      // The first "text"/"content" string after the last user turn is that turn's text.
+      let text = "";
+      const from = raw.lastIndexOf('"role":"user"');
+      for (let index = raw.indexOf('"', from + 13); from !== -1 && index !== -1; index = raw.indexOf('"', index + 1)) {
+        STRING.lastIndex = index;
+        const match = STRING.exec(raw);
+        if (match) {
+          text = JSON.parse(`"${match[1]}"`) as string;
+          break;
+        }
+      }
+      const model = /^\{"model":"([^"]*)"/.exec(raw)?.[1] ?? "claude-bench";
+      answer(200, `{"id":"msg_bench","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":[{"type":"text","text":${JSON.stringify(text)}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":${Math.ceil(raw.length / 4)},"output_tokens":${Math.ceil(text.length / 4)}}}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
 }
 
 if (process.env.FARADAY_BENCH_FAKE_CHILD === "1" && process.argv[1] === fileURLToPath(import.meta.url)) await runChild(process);

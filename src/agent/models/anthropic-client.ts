@@ -5,7 +5,6 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ToolCall, ToolDefinition } from "./model-client.ts";
 import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
-import { sharedHttpFetch } from "./http-fetch.ts";
 
 export interface AnthropicClientOptions {
   apiKey: string;
@@ -40,8 +39,8 @@ export function createAnthropicClient(options: AnthropicClientOptions): ModelCli
   };
   let sdk: Promise<Anthropic> | undefined;
   const loadSdk = (): Promise<Anthropic> =>
-    (sdk ??= import("@anthropic-ai/sdk").then(
-      ({ default: AnthropicSdk }) =>
+    (sdk ??= Promise.all([import("@anthropic-ai/sdk"), import("./http-fetch.ts")]).then(
+      ([{ default: AnthropicSdk }, { sharedHttpFetch }]) =>
         new AnthropicSdk({
           apiKey: options.apiKey,
           // Explicit, so the SDK never reads ANTHROPIC_BASE_URL from process.env itself.

@@ -6,7 +6,6 @@
 import type OpenAI from "openai";
 import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ModelUsage, ToolCall } from "./model-client.ts";
 import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
-import { sharedHttpFetch } from "./http-fetch.ts";
 
 export interface OpenAIClientOptions {
   /** Required by the SDK even when the server ignores it: a local server takes a dummy like `ollama`. */
@@ -42,8 +41,8 @@ export function createOpenAIClient(options: OpenAIClientOptions): ModelClient {
   };
   let sdk: Promise<OpenAI> | undefined;
   const loadSdk = (): Promise<OpenAI> =>
-    (sdk ??= import("openai").then(
-      ({ default: OpenAISdk }) =>
+    (sdk ??= Promise.all([import("openai"), import("./http-fetch.ts")]).then(
+      ([{ default: OpenAISdk }, { sharedHttpFetch }]) =>
         new OpenAISdk({
           apiKey: options.apiKey,
           // Explicit values, so the SDK never reads OPENAI_* variables from process.env itself.
