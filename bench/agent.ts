@@ -49,11 +49,13 @@ const TAG = /bench-turn-(\d+)\b/;
 const MiB = 1024 * 1024;
 
 /**
- * Agent turns through the BUILT gateway against the Anthropic fake (loopback, echo step, no
- * latency), which runs in a process of its own (bench/fake-model-process.ts) so that neither
- * the gateway nor this load generator shares an event loop with it: turns per second and per-turn latency with 50 concurrent sessions
- * (maxConcurrent default and 50), RSS over 10,000 turns in 1,000 sessions, and the cost of
- * SessionStore.append on a 100,000-message session vs an empty one (in-process).
+ * Agent turns through the BUILT gateway against a zero-latency echo model (the Messages API's
+ * shape, answered by a lean server in a process of its own, bench/fake-model-process.ts, so that
+ * neither the gateway nor this load generator shares an event loop with it): turns per second
+ * and per-turn latency with 50 concurrent sessions (maxConcurrent 50, the default 4, and 50 as
+ * deployed), saturated and at 300 turns/s offered; RSS over 10,000 turns in 1,000 sessions (as
+ * deployed and with Node's defaults); and the cost of SessionStore.append on a 100,000-message
+ * session vs an empty one (in-process).
  *
  * FARADAY_BENCH_CPU_PROF_DIR=DIR runs every gateway with `--cpu-prof --cpu-prof-dir DIR`;
  * FARADAY_BENCH_GATEWAY_NODE_ARGS="--max-semi-space-size=2 …" passes flags to every gateway's node

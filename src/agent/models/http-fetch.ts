@@ -2,10 +2,11 @@
  * The `fetch` the model SDKs are given (their documented `fetch` client option), written on
  * node:http/node:https with keep-alive agents instead of Node's built-in fetch (undici).
  *
- * Why: measured in `npm run bench` (agent), the built-in fetch keeps ~40 KB per model call alive
- * across young-generation GCs — every scavenge then copies ~10 MB and pauses the gateway for
- * 5–15 ms, even at 300 turns/s — and it costs about a sixth of the gateway's CPU per turn. Over
- * node:http the survivors are ~0.1 MB, scavenges take ~1 ms, and a turn costs ~30 % less CPU.
+ * Why (measured with the agent bench's load, `--trace-gc-nvp`, CPU profiles): the built-in
+ * fetch keeps ~40 KB per model call alive across young-generation GCs — every scavenge then
+ * copied 7–10 MB and paused the gateway 5–15 ms, even at 300 turns/s — and its machinery was
+ * about a sixth of a turn's CPU. Over node:http ~0.1 MB survives, a scavenge takes ~1 ms, and
+ * the same gateway served ~1,900 instead of ~1,400 turns/s (50 sessions at once).
  *
  * What it does: http and https (system CAs, NODE_EXTRA_CA_CERTS); string and byte bodies;
  * `signal` (rejects with the signal's reason, as fetch does, before and during the response);
