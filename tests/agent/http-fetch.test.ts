@@ -149,6 +149,19 @@ test("a refused connection is a TypeError('fetch failed') with the socket error 
   });
 });
 
+test("a response cut off mid-body is a failed fetch, not a hang", async (t) => {
+  const server = await serve(t, (_request, response) => {
+    response.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+    response.write('{"partial":');
+    setTimeout(() => response.socket?.destroy(), 20);
+  });
+  await assert.rejects(createHttpFetch()(`http://127.0.0.1:${server.port}/`, { method: "POST", body: "{}" }), (error: Error) => {
+    assert.ok(error instanceof TypeError);
+    assert.equal(error.message, "fetch failed");
+    return true;
+  });
+});
+
 test("a gzip body is decoded; a 204 has no body", async (t) => {
   const server = await serve(t, (request, response) => {
     if (request.url === "/empty") {

@@ -114,14 +114,18 @@ export function createHttpFetch(options: HttpFetchOptions = {}): typeof globalTh
           settled = true;
           resolve(build(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
         });
-        decoded.once("error", (error) => {
+        const fail = (error: Error): void => {
           release();
           if (settled) return;
           settled = true;
           reject(new TypeError("fetch failed", { cause: error }));
-        });
+        };
+        decoded.on("error", fail);
+        // The connection closed before the body ended (without an error event): a failed fetch, never a hang.
+        decoded.once("close", () => fail(new Error("the connection closed before the response ended")));
       };
-      request.once("error", (error) => {
+      // `on`, not `once`: a second error event with no listener would crash the process.
+      request.on("error", (error) => {
         release();
         if (settled) return;
         settled = true;
@@ -176,6 +180,6 @@ function decode(response: http.IncomingMessage, encoding: string | null): Readab
     : codec === "br" ? createBrotliDecompress({ finishFlush: zlibConstants.BROTLI_OPERATION_FLUSH })
     : undefined;
   if (decoder === undefined) return response;
-  response.once("error", (error) => decoder.destroy(error));
+  response.on("error", (error) => decoder.destroy(error));
   return response.pipe(decoder);
 }
