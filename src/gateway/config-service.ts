@@ -47,6 +47,18 @@ export class ConfigService extends EventEmitter<{ "config-changed": [ConfigState
     return run;
   }
 
+  /**
+   * Copy the file as loaded to the last-good copy (at start-up, when it is valid), in turn with
+   * updates: a PUT /api/config right after start must not race it (both wrote the same copy).
+   */
+  keepLastGood(): Promise<void> {
+    const run = this.#writing.then(async () => {
+      if (this.#state.state === "valid") await backupFile(this.#paths.config, this.#paths.configLastGood);
+    });
+    this.#writing = run.catch(() => {});
+    return run;
+  }
+
   /** Re-read the file from disk (e.g. after a human edited it). */
   async reload(): Promise<ConfigState> {
     this.#state = await loadConfigFile(this.#paths.config, this.#variables);

@@ -14,7 +14,6 @@ import { FaradayError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
 import {
   acquireStateLock,
-  backupFile,
   createSecretStore,
   ensureStateDir,
   openDatabase,
@@ -200,7 +199,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       const { code } = authStore.createLoginCode();
       options.signInLinkTo.write(`\nDashboard: ${url}/#code=${code}\n  (one-time sign-in link, valid 15 minutes; later: \`faraday token --link\`)\n\n`);
     }
-    if (config.state === "valid") void backupFile(config.path, paths.configLastGood).catch(() => {});
+    configService.keepLastGood().catch((error: unknown) => logger.warn({ err: error, file: paths.configLastGood }, "could not keep a last-good copy of the config"));
 
     for (const { name, instance } of instances) {
       instance.start?.().catch((error: unknown) => logger.error({ component: name, err: error }, "component failed to start"));

@@ -35,8 +35,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
 }
 
 /** Copy `path` to `backupPath` atomically, if `path` exists. Returns whether it copied. */
+let backupCount = 0;
+
 export async function backupFile(path: string, backupPath: string): Promise<boolean> {
-  const temporary = `${backupPath}.${process.pid}.tmp`;
+  // Unique per call: two copies in flight never share (and steal) a temporary file.
+  const temporary = `${backupPath}.${process.pid}.${++backupCount}.tmp`;
   try {
     await copyFile(path, temporary);
   } catch (error) {
