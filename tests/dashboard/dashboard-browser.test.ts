@@ -261,8 +261,10 @@ test("Config shows a validation problem at its path and line, and writes nothing
   const before = await readFile(join(stateDir, "openclaw.json"), "utf8");
   await go(page, "config", "Config");
   const editor = page.locator("#config-editor");
-  await editor.waitFor();
+  // Editable only once the file is shown (it is read-only while /api/config loads).
+  await page.locator("#config-editor:not([readonly])").waitFor();
   const text = await editor.inputValue();
+  assert.match(text, /"pollingTimeoutSeconds": 1/);
   const broken = text.replace('"pollingTimeoutSeconds": 1', '"pollingTimeoutSeconds": 1,\n      "dmPolicy": "sometimes"');
   assert.notEqual(broken, text);
   await editor.fill(broken);

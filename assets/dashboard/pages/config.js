@@ -143,12 +143,22 @@ export async function render(container) {
   };
 
   let original = "";
+  // Read-only until the file is shown: typing into (or saving) a still-empty editor would
+  // overwrite a config the person never saw. Stays so when loading fails; "Discard changes" retries.
+  const setLoading = (loading) => {
+    editor.readOnly = loading;
+    save.disabled = loading;
+    if (loading) editor.setAttribute("aria-busy", "true");
+    else editor.removeAttribute("aria-busy");
+  };
   const load = async () => {
     replace(messages);
+    setLoading(true);
     try {
       const current = await api("/api/config");
       original = JSON.stringify(current.config ?? {}, null, 2) + "\n";
       editor.value = original;
+      setLoading(false);
       pathNote.textContent = `File: ${current.path}`;
       marked = new Map();
       replace(problemsSlot,
