@@ -110,7 +110,7 @@ async function runChild(child: ChildProcess | NodeJS.Process): Promise<void> {
  */
 async function startEchoModel(apiKey: string): Promise<{ url: string; close(): Promise<void> }> {
   const { createServer } = await import("node:http");
-  const STRING = /"(?:text|content)":"((?:[^"\\]|\\.)*)"/y;
+  const STRING = /"(?:text|content)":"((?:[^"\\]|\\.)*)"/g;
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -124,16 +124,9 @@ async function startEchoModel(apiKey: string): Promise<{ url: string; close(): P
       const raw = Buffer.concat(chunks).toString("utf8");
       if (raw.includes('"stream":true')) return answer(400, '{"type":"error","error":{"type":"invalid_request_error","message":"the bench fake does not stream"}}');
       // The first "text"/"content" string after the last user turn is that turn's text.
-      let text = "";
-      const from = raw.lastIndexOf('"role":"user"');
-      for (let index = raw.indexOf('"', from + 13); from !== -1 && index !== -1; index = raw.indexOf('"', index + 1)) {
-        STRING.lastIndex = index;
-        const match = STRING.exec(raw);
-        if (match) {
-          text = JSON.parse(`"${match[1]}"`) as string;
-          break;
-        }
-      }
+      STRING.lastIndex = Math.max(0, raw.lastIndexOf('"role":"user"'));
+      const match = STRING.exec(raw);
+      const text = match ? (JSON.parse(`"${match[1]}"`) as string) : "";
       const model = /^\{"model":"([^"]*)"/.exec(raw)?.[1] ?? "claude-bench";
       answer(200, `{"id":"msg_bench","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":[{"type":"text","text":${JSON.stringify(text)}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":${Math.ceil(raw.length / 4)},"output_tokens":${Math.ceil(text.length / 4)}}}`);
     });

@@ -33,12 +33,16 @@ export interface NodeFlagsPlan {
   ignored: string[];
 }
 
-/** Whether `word` may be applied: a supported V8 flag, or any flag Node also takes in NODE_OPTIONS. */
-function supported(word: string, allowedInNodeOptions: ReadonlySet<string>): boolean {
-  const name = word.split("=", 1)[0] as string;
+/** Whether Node accepts the option `word` (`--name` or `--name=value`) in NODE_OPTIONS. */
+export function allowedInNodeOptions(word: string, allowed: ReadonlySet<string> = process.allowedNodeEnvironmentFlags): boolean {
+  return allowed.has(word.split("=", 1)[0] as string);
+}
+
+/** Whether `word` may be applied: a supported V8 flag, or a `--name=value` option Node also takes in NODE_OPTIONS. */
+function supported(word: string, allowed: ReadonlySet<string>): boolean {
   if (SUPPORTED_NODE_FLAGS.has(word)) return true;
   // `--max-old-space-size=160` and friends: valid anywhere Node takes options.
-  return word.includes("=") ? allowedInNodeOptions.has(name) && name.startsWith("--") : false;
+  return word.startsWith("--") && word.includes("=") && allowedInNodeOptions(word, allowed);
 }
 
 export function planNodeFlags(

@@ -3,7 +3,7 @@ import { parse as parseToml } from "smol-toml";
 import { parseDockerfile, type DockerStage } from "./dockerfile.ts";
 import { readGatewayInvocation, type GatewayInvocation } from "./gateway-invocation.ts";
 import { splitShellWords } from "./shell-words.ts";
-import { NODE_FLAGS_ENV, planNodeFlags, SUPPORTED_NODE_FLAGS } from "../node-flags.ts";
+import { allowedInNodeOptions, NODE_FLAGS_ENV, planNodeFlags, SUPPORTED_NODE_FLAGS } from "../node-flags.ts";
 
 /**
  * The kinds of drift between a Dockerfile and a fly.toml that the check reports. Stable
@@ -284,7 +284,7 @@ function checkNodeOptions(dockerEnv: Map<string, string>, flyEnv: Map<string, st
     const nodeOptions = env.get("NODE_OPTIONS");
     const refused = splitShellWords(nodeOptions ?? "")
       .filter((word) => word.startsWith("-"))
-      .filter((word) => !process.allowedNodeEnvironmentFlags.has(word.split("=", 1)[0] as string));
+      .filter((word) => !allowedInNodeOptions(word));
     if (refused.length > 0) {
       const v8Flags = refused.filter((word) => SUPPORTED_NODE_FLAGS.has(word));
       report(

@@ -42,9 +42,7 @@ export class ConfigService extends EventEmitter<{ "config-changed": [ConfigState
 
   /** Validate, keep the last good file, write atomically, apply. Calls are serialised. */
   update(incoming: unknown): Promise<ConfigUpdateResult> {
-    const run = this.#writing.then(() => this.#update(incoming));
-    this.#writing = run.catch(() => {});
-    return run;
+    return this.#inTurn(() => this.#update(incoming));
   }
 
   /**
@@ -52,9 +50,14 @@ export class ConfigService extends EventEmitter<{ "config-changed": [ConfigState
    * updates: a PUT /api/config right after start must not race it (both wrote the same copy).
    */
   keepLastGood(): Promise<void> {
-    const run = this.#writing.then(async () => {
+    return this.#inTurn(async () => {
       if (this.#state.state === "valid") await backupFile(this.#paths.config, this.#paths.configLastGood);
     });
+  }
+
+  /** Runs `work` after every file operation queued before it (one at a time, in order). */
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#writing.then(work);
     this.#writing = run.catch(() => {});
     return run;
   }

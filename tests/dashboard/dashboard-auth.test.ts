@@ -1,23 +1,8 @@
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
-import { runToExit, startGateway, tempStateDir } from "../helpers/gateway-process.ts";
+import { api, runToExit, startGateway, tempStateDir } from "../helpers/gateway-process.ts";
 
 const TOKEN = "dashboard-test-token-0123456789abcdef";
-
-/** fetch with raw control over the headers (fetch's own Origin/Sec-Fetch-* are not sent from Node). */
-async function request(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
-  const headers: Record<string, string> = { ...init.headers };
-  if (init.body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(`${url}${path}`, { method: init.method ?? "GET", headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
-}
 
 /** The `name=value` part of the session Set-Cookie. */
 function sessionCookieOf(setCookie: string | null): string {
@@ -28,7 +13,7 @@ function sessionCookieOf(setCookie: string | null): string {
 
 async function signIn(url: string, body: Record<string, string> = { token: TOKEN }) {
   const origin = new URL(url).origin;
-  const login = await request(url, "/auth/login", { method: "POST", body, headers: { origin } });
+  const login = await api(url, "/auth/login", { method: "POST", body, headers: { origin } });
   assert.equal(login.status, 200, login.text);
   return { cookie: sessionCookieOf(login.headers.get("set-cookie")), login, origin };
 }
@@ -40,7 +25,7 @@ async function gateway(t: TestContext, stateDir?: string, env: Record<string, st
 
 test("signing in with the right token sets an httpOnly, SameSite=Strict session cookie that opens /api/*", async (t) => {
   const { url } = await gateway(t);
-  assert.deepEqual((await request(url, "/auth/session")).json, { signedIn: false });
+  assert.deepEqual((await api(url, "/auth/session")).json, { signedIn: false });
   const { cookie, login } = await signIn(url);
   const setCookie = login.headers.get("set-cookie")!;
   assert.match(setCookie, /HttpOnly/);
@@ -48,31 +33,31 @@ test("signing in with the right token sets an httpOnly, SameSite=Strict session 
   assert.match(setCookie, /Path=\//);
   assert.doesNotMatch(setCookie, /Secure/, "plain http on loopback: no Secure flag, or the browser would drop it");
   assert.ok(!login.text.includes(TOKEN));
-  const status = await request(url, "/api/status", { headers: { cookie } });
+  const status = await api(url, "/api/status", { headers: { cookie } });
   assert.equal(status.status, 200);
   assert.equal(status.json.name, "faraday");
-  assert.deepEqual((await request(url, "/auth/session", { headers: { cookie } })).json, { signedIn: true });
-  const forged = await request(url, "/api/status", { headers: { cookie: cookie.slice(0, -3) + "AAA" } });
+  assert.deepEqual((await api(url, "/auth/session", { headers: { cookie } })).json, { signedIn: true });
+  const forged = await api(url, "/api/status", { headers: { cookie: cookie.slice(0, -3) + "AAA" } });
   assert.equal(forged.status, 401);
 });
 
 test("wrong tokens and used-up codes are 401 and count toward the 429 limit", async (t) => {
   const { url } = await gateway(t);
-  const wrong = await request(url, "/auth/login", { method: "POST", body: { token: "not-it" } });
+  const wrong = await api(url, "/auth/login", { method: "POST", body: { token: "not-it" } });
   assert.equal(wrong.status, 401);
   assert.equal(wrong.json.error.code, "AUTH_INVALID");
   assert.equal(wrong.headers.get("set-cookie"), null);
-  assert.equal((await request(url, "/auth/login", { method: "POST", body: {} })).status, 400);
+  assert.equal((await api(url, "/auth/login", { method: "POST", body: {} })).status, 400);
   const statuses = [wrong.status];
   for (let attempt = 0; attempt < 10; attempt++) {
-    statuses.push((await request(url, "/auth/login", { method: "POST", body: attempt % 2 ? { token: `guess-${attempt}` } : { code: `code-${attempt}` } })).status);
+    statuses.push((await api(url, "/auth/login", { method: "POST", body: attempt % 2 ? { token: `guess-${attempt}` } : { code: `code-${attempt}` } })).status);
   }
   assert.deepEqual(statuses.slice(0, 10), Array(10).fill(401));
   assert.equal(statuses[10], 429);
-  const limited = await request(url, "/auth/login", { method: "POST", body: { token: TOKEN } });
+  const limited = await api(url, "/auth/login", { method: "POST", body: { token: TOKEN } });
   assert.equal(limited.status, 429, "even the right token waits out the window");
   assert.ok(Number(limited.headers.get("retry-after")) > 0);
-  const metrics = await request(url, "/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
+  const metrics = await api(url, "/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
   assert.equal(metrics.status, 429, "the limit covers the bearer routes too");
 });
 
@@ -80,39 +65,39 @@ test("a cookie-authenticated change from another origin is refused (CSRF); from 
   const { url } = await gateway(t);
   const { cookie, origin } = await signIn(url);
   const body = { decision: "approve" };
-  const crossSite = await request(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie, origin: "https://evil.example", "sec-fetch-site": "cross-site" } });
+  const crossSite = await api(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie, origin: "https://evil.example", "sec-fetch-site": "cross-site" } });
   assert.equal(crossSite.status, 403);
   assert.equal(crossSite.json.error.code, "AUTH_CROSS_ORIGIN");
-  const otherOrigin = await request(url, "/api/config", { method: "PUT", body: {}, headers: { cookie, origin: "https://evil.example" } });
+  const otherOrigin = await api(url, "/api/config", { method: "PUT", body: {}, headers: { cookie, origin: "https://evil.example" } });
   assert.equal(otherOrigin.status, 403);
-  const sameSite = await request(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie, origin, "sec-fetch-site": "same-site" } });
+  const sameSite = await api(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie, origin, "sec-fetch-site": "same-site" } });
   assert.equal(sameSite.status, 403, "a sibling subdomain is not this origin");
-  const noEvidence = await request(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie } });
+  const noEvidence = await api(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie } });
   assert.equal(noEvidence.status, 403, "a cookie without Origin or Sec-Fetch-Site proves nothing");
-  const sameOrigin = await request(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie, origin, "sec-fetch-site": "same-origin" } });
+  const sameOrigin = await api(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie, origin, "sec-fetch-site": "same-origin" } });
   assert.equal(sameOrigin.status, 404, sameOrigin.text);
   assert.equal(sameOrigin.json.error.code, "APPROVAL_NOT_FOUND");
-  const originOnly = await request(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie, origin } });
+  const originOnly = await api(url, "/api/approvals/nope", { method: "POST", body, headers: { cookie, origin } });
   assert.equal(originOnly.status, 404);
-  const reads = await request(url, "/api/approvals", { headers: { cookie, "sec-fetch-site": "cross-site" } });
+  const reads = await api(url, "/api/approvals", { headers: { cookie, "sec-fetch-site": "cross-site" } });
   assert.equal(reads.status, 200, "reads are safe: SameSite=Strict keeps the cookie off cross-site requests anyway");
-  const bearer = await request(url, "/api/approvals/nope", { method: "POST", body, headers: { authorization: `Bearer ${TOKEN}` } });
+  const bearer = await api(url, "/api/approvals/nope", { method: "POST", body, headers: { authorization: `Bearer ${TOKEN}` } });
   assert.equal(bearer.status, 404, "the CLI's bearer token needs no Origin");
-  const crossLogin = await request(url, "/auth/login", { method: "POST", body: { token: TOKEN }, headers: { origin: "https://evil.example" } });
+  const crossLogin = await api(url, "/auth/login", { method: "POST", body: { token: TOKEN }, headers: { origin: "https://evil.example" } });
   assert.equal(crossLogin.status, 403);
 });
 
 test("signing out ends the session for good; the cookie no longer works", async (t) => {
   const { url } = await gateway(t);
   const { cookie, origin } = await signIn(url);
-  assert.equal((await request(url, "/auth/logout", { method: "POST", body: {}, headers: { cookie, origin: "https://evil.example" } })).status, 403);
-  const logout = await request(url, "/auth/logout", { method: "POST", body: {}, headers: { cookie, origin } });
+  assert.equal((await api(url, "/auth/logout", { method: "POST", body: {}, headers: { cookie, origin: "https://evil.example" } })).status, 403);
+  const logout = await api(url, "/auth/logout", { method: "POST", body: {}, headers: { cookie, origin } });
   assert.equal(logout.status, 200);
   assert.match(logout.headers.get("set-cookie") ?? "", /faraday_session=;.*Max-Age=0/);
-  const after = await request(url, "/api/status", { headers: { cookie } });
+  const after = await api(url, "/api/status", { headers: { cookie } });
   assert.equal(after.status, 401);
   assert.match(after.json.error.message, /sign in again/);
-  assert.deepEqual((await request(url, "/auth/session", { headers: { cookie } })).json, { signedIn: false });
+  assert.deepEqual((await api(url, "/auth/session", { headers: { cookie } })).json, { signedIn: false });
 });
 
 test("faraday token --link prints a one-time link: its code signs in once, then never again", async (t) => {
@@ -124,8 +109,8 @@ test("faraday token --link prints a one-time link: its code signs in once, then 
   assert.ok(!linked.stdout.includes(TOKEN));
   const code = match[1]!;
   const { cookie } = await signIn(url, { code });
-  assert.equal((await request(url, "/api/status", { headers: { cookie } })).status, 200);
-  const again = await request(url, "/auth/login", { method: "POST", body: { code } });
+  assert.equal((await api(url, "/api/status", { headers: { cookie } })).status, 200);
+  const again = await api(url, "/auth/login", { method: "POST", body: { code } });
   assert.equal(again.status, 401);
   assert.match(again.json.error.message, /faraday token --link/);
   const elsewhere = await runToExit(t, ["token", "--link", "--url", "http://127.0.0.1:9", "--state-dir", stateDir], { OPENCLAW_GATEWAY_TOKEN: TOKEN });
@@ -140,12 +125,12 @@ test("sessions survive a restart but not a token rotation; behind an https proxy
   first.kill("SIGTERM");
   await first.exited;
   const second = await gateway(t, stateDir);
-  assert.equal((await request(second.url, "/api/status", { headers: { cookie } })).status, 200, "a restart (a deploy) signs no one out");
+  assert.equal((await api(second.url, "/api/status", { headers: { cookie } })).status, 200, "a restart (a deploy) signs no one out");
   second.kill("SIGTERM");
   await second.exited;
   const rotated = await gateway(t, stateDir, { OPENCLAW_GATEWAY_TOKEN: `${TOKEN}-rotated` }, ["--bind", "lan"]);
-  assert.equal((await request(rotated.url, "/api/status", { headers: { cookie } })).status, 401, "a new token signs every browser out");
-  const behindProxy = await request(rotated.url, "/auth/login", {
+  assert.equal((await api(rotated.url, "/api/status", { headers: { cookie } })).status, 401, "a new token signs every browser out");
+  const behindProxy = await api(rotated.url, "/auth/login", {
     method: "POST", body: { token: `${TOKEN}-rotated` }, headers: { "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9" },
   });
   assert.equal(behindProxy.status, 200);
@@ -156,7 +141,7 @@ test("the token never appears in the page, its assets, any dashboard response or
   const { url, stdout } = await gateway(t);
   const { cookie, login } = await signIn(url);
   const bodies = [login.text];
-  const page = await request(url, "/");
+  const page = await api(url, "/");
   assert.equal(page.status, 200);
   assert.match(page.headers.get("content-type") ?? "", /text\/html/);
   assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'self'/);
@@ -166,22 +151,22 @@ test("the token never appears in the page, its assets, any dashboard response or
   assert.doesNotMatch(page.text, /<script>|<style>|\son[a-z]+=/i, "no inline script, style or handler");
   bodies.push(page.text);
   const assetPaths = [...page.text.matchAll(/(?:src|href)="(\/dashboard\/[^"]+)"/g)].map((match) => match[1]!);
-  const app = await request(url, "/dashboard/app.js");
+  const app = await api(url, "/dashboard/app.js");
   assert.match(app.headers.get("content-type") ?? "", /text\/javascript/);
   assetPaths.push(...[...app.text.matchAll(/import\("\.\/(pages\/[a-z]+\.js)"\)/g)].map((match) => `/dashboard/${match[1]}`));
   assert.ok(assetPaths.length >= 10, assetPaths.join(" "));
   for (const path of assetPaths) {
-    const asset = await request(url, path);
+    const asset = await api(url, path);
     assert.equal(asset.status, 200, path);
     assert.doesNotMatch(asset.text, /https?:\/\/(?!127\.0\.0\.1|www\.w3\.org)/, `${path} loads nothing from elsewhere`);
     bodies.push(asset.text);
   }
-  const cached = await request(url, "/dashboard/style.css", { headers: { "if-none-match": (await request(url, "/dashboard/style.css")).headers.get("etag")! } });
+  const cached = await api(url, "/dashboard/style.css", { headers: { "if-none-match": (await api(url, "/dashboard/style.css")).headers.get("etag")! } });
   assert.equal(cached.status, 304);
-  assert.equal((await request(url, "/dashboard/../package.json")).status, 404);
-  assert.equal((await request(url, "/dashboard/nope.js")).status, 404);
-  for (const path of ["/api/status", "/api/config", "/auth/session", "/api/channels", "/api/sessions"]) bodies.push((await request(url, path, { headers: { cookie } })).text);
-  bodies.push((await request(url, "/api/auth/login-code", { method: "POST", body: {}, headers: { cookie, origin: new URL(url).origin } })).text);
+  assert.equal((await api(url, "/dashboard/../package.json")).status, 404);
+  assert.equal((await api(url, "/dashboard/nope.js")).status, 404);
+  for (const path of ["/api/status", "/api/config", "/auth/session", "/api/channels", "/api/sessions"]) bodies.push((await api(url, path, { headers: { cookie } })).text);
+  bodies.push((await api(url, "/api/auth/login-code", { method: "POST", body: {}, headers: { cookie, origin: new URL(url).origin } })).text);
   for (const body of bodies) assert.ok(!body.includes(TOKEN), "a response carried the token");
   assert.ok(!stdout().includes(TOKEN), "the log carried the token");
 });

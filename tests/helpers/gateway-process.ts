@@ -115,9 +115,12 @@ export async function runToExit(t: TestContext, args: string[], env: Record<stri
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
-/** fetch JSON from the gateway with an optional bearer token. */
-export async function api(url: string, path: string, init: { token?: string; method?: string; body?: unknown } = {}) {
-  const headers: Record<string, string> = {};
+/**
+ * fetch JSON from the gateway with an optional bearer token; `headers` are sent as given
+ * (fetch adds no Origin or Sec-Fetch-* of its own from Node).
+ */
+export async function api(url: string, path: string, init: { token?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body !== undefined) headers["content-type"] = "application/json";
   const response = await fetch(`${url}${path}`, {

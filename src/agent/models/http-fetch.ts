@@ -61,30 +61,33 @@ export function createHttpFetch(options: HttpFetchOptions = {}): typeof globalTh
       const payload = body === undefined || body === null ? undefined : typeof body === "string" ? body : Buffer.from(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
       if (payload !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === "content-length")) headers["content-length"] = String(Buffer.byteLength(payload));
       const method = (init.method ?? "GET").toUpperCase();
-      let settled = false;
       let streaming: Readable | undefined;
+      let settled = false;
+      /** Settles the promise once; later outcomes (an error after the body, an abort after the end) are dropped. */
+      const finish = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        outcome();
+      };
       const onAbort = (): void => {
         const reason = abortReason(signal!);
         request.destroy();
         streaming?.destroy(reason instanceof Error ? reason : undefined);
-        if (!settled) {
-          settled = true;
-          reject(reason);
-        }
+        finish(() => reject(reason));
       };
       const release = (): void => signal?.removeEventListener("abort", onAbort);
+      const fail = (error: unknown): void => {
+        release();
+        finish(() => reject(new TypeError("fetch failed", { cause: error })));
+      };
 
       const request = (url.protocol === "https:" ? https : http).request(url, { method, agent: url.protocol === "https:" ? agents["https:"] : agents["http:"], headers }, (response) => {
         try {
           receive(response);
         } catch (error) {
           // A header value the Headers class rejects, a status Response refuses: a failed fetch, not a crash.
-          release();
           request.destroy();
-          if (!settled) {
-            settled = true;
-            reject(new TypeError("fetch failed", { cause: error }));
-          }
+          fail(error);
         }
       });
       const receive = (response: http.IncomingMessage): void => {
@@ -102,35 +105,21 @@ export function createHttpFetch(options: HttpFetchOptions = {}): typeof globalTh
           // Streamed: the abort listener stays until the stream ends, so a later abort still stops it.
           streaming = decoded;
           decoded.once("close", release);
-          settled = true;
-          resolve(build(Readable.toWeb(decoded) as ReadableStream<Uint8Array>));
+          finish(() => resolve(build(Readable.toWeb(decoded) as ReadableStream<Uint8Array>)));
           return;
         }
         const chunks: Buffer[] = [];
         decoded.on("data", (chunk: Buffer) => chunks.push(chunk));
         decoded.once("end", () => {
           release();
-          if (settled) return;
-          settled = true;
-          resolve(build(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+          finish(() => resolve(build(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks))));
         });
-        const fail = (error: Error): void => {
-          release();
-          if (settled) return;
-          settled = true;
-          reject(new TypeError("fetch failed", { cause: error }));
-        };
         decoded.on("error", fail);
         // The connection closed before the body ended (without an error event): a failed fetch, never a hang.
         decoded.once("close", () => fail(new Error("the connection closed before the response ended")));
       };
       // `on`, not `once`: a second error event with no listener would crash the process.
-      request.on("error", (error) => {
-        release();
-        if (settled) return;
-        settled = true;
-        reject(new TypeError("fetch failed", { cause: error }));
-      });
+      request.on("error", fail);
       signal?.addEventListener("abort", onAbort, { once: true });
       request.end(payload);
     });
