@@ -10,6 +10,7 @@ export {
   resolveBindHost,
   resolvePort,
   configuredToken,
+  resolveTrustProxy,
   DEFAULT_PORT,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
 } from "./gateway-options.ts";
