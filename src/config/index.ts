@@ -17,3 +17,4 @@ export {
 export type { GatewayFlags, TokenSource } from "./gateway-options.ts";
 export type { FaradayConfig } from "./schema.ts";
 export { loadConfigJsonSchema } from "./json-schema.ts";
+export { fillWebhookSecret, newWebhookSecret } from "./webhook-secret.ts";

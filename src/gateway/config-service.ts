@@ -4,12 +4,12 @@ import {
   validateConfig,
   loadConfigFile,
   restoreMaskedSecrets,
+  fillWebhookSecret,
   type ConfigState,
   type ConfigProblem,
 } from "../config/index.ts";
 import { backupFile, writeFileAtomic, type StatePaths } from "../state/index.ts";
 import { assertNoRemoteCommands, readConfigOnDisk } from "./remote-commands.ts";
-import { fillWebhookSecret } from "./webhook-secret.ts";
 
 export type ConfigUpdateResult =
   | { readonly ok: true; readonly changed: boolean; readonly state: ConfigState }
