@@ -185,6 +185,11 @@ test("Fly-Client-IP decides the address only when trustProxy is on; without it t
   const rotated = await rawRequest(behindFly.port, "GET", "/api/status", { authorization: "Bearer wrong-guess", "fly-client-ip": "203.0.113.7", "x-forwarded-for": "198.51.100.1" });
   assert.equal(rotated.status, 429, "X-Forwarded-For is not read even behind Fly");
   tally.add("limiter: Fly-Client-IP", 3);
+
+  const fromConfig = await startAttackTarget(t, { bind: "lan", config: { gateway: { trustProxy: true } } });
+  for (let attempt = 0; attempt < 10; attempt++) await guess(fromConfig.port, "203.0.113.7");
+  assert.equal((await guess(fromConfig.port, "203.0.113.8")).status, 401, "gateway.trustProxy in openclaw.json does the same");
+  tally.add("limiter: Fly-Client-IP", 11);
 });
 
 test("a forged Telegram webhook update is refused without the secret or with a wrong one; with the secret it is accepted", async (t) => {
