@@ -103,7 +103,8 @@ test("on every route that needs the token: a wrong token is refused, and a cooki
     tally.add("malformed Authorization");
     if (lowercase.status !== 401 && lowercase.status !== 429) failures.push(`${route.method} ${path} malformed bearer: ${lowercase.status}`);
     if (route.method === "GET" || route.method === "HEAD") continue;
-    for (const headers of [{}, { origin: "https://evil.example" }, { origin: "null" }, { "sec-fetch-site": "cross-site", origin: "https://evil.example" }, { "sec-fetch-site": "same-site" }]) {
+    const foreign: Array<Record<string, string>> = [{}, { origin: "https://evil.example" }, { origin: "null" }, { "sec-fetch-site": "cross-site", origin: "https://evil.example" }, { "sec-fetch-site": "same-site" }];
+    for (const headers of foreign) {
       const response = await send(target.port, route.method, path, { cookie, ...headers });
       tally.add("cookie without this origin");
       if (response.status !== 403) failures.push(`${route.method} ${path} cookie ${JSON.stringify(headers)}: ${response.status}`);

@@ -94,7 +94,8 @@ test("a forged cookie, another launcher's cookie, a foreign Origin or a foreign 
       if (response.status !== 401) failures.push(`${route.method} ${path} cookie ${forged.split("=")[0]}: ${response.status}`);
     }
     if (withBody(route.method)) {
-      for (const foreign of [{ origin: "https://evil.example" }, { origin: "null" }, {}]) {
+      const foreignOrigins: Array<Record<string, string>> = [{ origin: "https://evil.example" }, { origin: "null" }, {}];
+      for (const foreign of foreignOrigins) {
         const response = await send(port, route.method, path, { cookie, ...foreign });
         tally.add("cookie with a foreign Origin");
         if (response.status !== 403) failures.push(`${route.method} ${path} origin ${JSON.stringify(foreign)}: ${response.status}`);
