@@ -91,9 +91,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The right token always gets through: the limiter only slows down wrong guesses.
     if (tokensEqual(token, deps.gatewayToken())) return;
     metrics.authFailures++;
-    const limited = refuseIfLimited(reply, limiter, addressOf(request));
+    const address = addressOf(request);
+    const limited = refuseIfLimited(reply, limiter, address);
     if (limited) return limited;
-    limiter.recordFailure(addressOf(request));
+    limiter.recordFailure(address);
     return sendError(reply, 401, "AUTH_INVALID", "the gateway token is wrong; check OPENCLAW_GATEWAY_TOKEN (or `faraday token` on the gateway's machine)");
   });
 
