@@ -89,8 +89,8 @@ export function channelRoutes(control: ChannelControl) {
       return { revoked: { channel: body.channel, sender: body.sender } };
     });
 
-    // Telegram calls this; it carries no bearer token, only Telegram's secret header.
-    app.post("/channels/telegram/webhook", async (request, reply) => {
+    // Telegram calls this; it carries no bearer token, only Telegram's secret header (checked by the sink).
+    app.post("/channels/telegram/webhook", { config: { public: true } }, async (request, reply) => {
       const sink = control.deps.telegramWebhook();
       if (!sink) return sendError(reply, 404, "NOT_FOUND", "Telegram webhook mode is not enabled (channels.telegram.webhook)");
       const status = await sink.handle(request.body, request.headers["x-telegram-bot-api-secret-token"] as string | undefined);

@@ -8,6 +8,8 @@ export interface Environment {
   readonly gatewayPort: string | undefined;
   /** `OPENCLAW_GATEWAY_TOKEN`: the bearer token for `/api/*`. */
   readonly gatewayToken: string | undefined;
+  /** `OPENCLAW_GATEWAY_TRUST_PROXY`: `true` on Fly (its fly.toml sets it), overriding `gateway.trustProxy`. */
+  readonly trustProxy: string | undefined;
   /** `LOG_LEVEL` / `OPENCLAW_LOG_LEVEL`. */
   readonly logLevel: string | undefined;
   /** Every variable, for `${env:NAME}` interpolation in config strings. */
@@ -31,6 +33,7 @@ export function readEnvironment(source: NodeJS.ProcessEnv = process.env): Enviro
     stateDir: nonEmpty(source.OPENCLAW_STATE_DIR),
     gatewayPort: nonEmpty(source.OPENCLAW_GATEWAY_PORT),
     gatewayToken: nonEmpty(source.OPENCLAW_GATEWAY_TOKEN),
+    trustProxy: nonEmpty(source.OPENCLAW_GATEWAY_TRUST_PROXY),
     logLevel: nonEmpty(source.OPENCLAW_LOG_LEVEL) ?? nonEmpty(source.LOG_LEVEL),
     variables,
   });

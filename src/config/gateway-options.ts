@@ -59,3 +59,15 @@ export function configuredToken(environment: Environment, config: FaradayConfig 
   if (fromConfig) return { token: fromConfig, source: "config" };
   return undefined;
 }
+
+/**
+ * Whether the failure limiter counts Fly's `Fly-Client-IP` header instead of the socket address:
+ * `OPENCLAW_GATEWAY_TRUST_PROXY` (true/false; the deploy template sets it) > `gateway.trustProxy`
+ * > false. Only Fly's proxy sets that header; `X-Forwarded-For` is never trusted.
+ */
+export function resolveTrustProxy(environment: Environment, config: FaradayConfig | undefined): boolean {
+  const value = environment.trustProxy?.trim().toLowerCase();
+  if (value === "true" || value === "1" || value === "fly") return true;
+  if (value === "false" || value === "0") return false;
+  return config?.gateway?.trustProxy === true;
+}

@@ -10,9 +10,11 @@ export {
   resolveBindHost,
   resolvePort,
   configuredToken,
+  resolveTrustProxy,
   DEFAULT_PORT,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
 } from "./gateway-options.ts";
 export type { GatewayFlags, TokenSource } from "./gateway-options.ts";
 export type { FaradayConfig } from "./schema.ts";
 export { loadConfigJsonSchema } from "./json-schema.ts";
+export { fillWebhookSecret, newWebhookSecret } from "./webhook-secret.ts";

@@ -42,6 +42,15 @@ const telegram = z.strictObject({
   webhook: z.strictObject({
     url: z.string().regex(/^https:\/\/[^\s]+$/, "Telegram only delivers to a public https:// URL"),
     secret: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, "letters, digits, _ and - (Telegram's rule for secret_token)").optional(),
+  }).superRefine((webhook, context) => {
+    // Without a secret anyone who finds the URL can post forged updates (a forged YES to an approval).
+    if (webhook.secret === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["secret"],
+        message: "required: without it anyone can post forged updates to the webhook. Add one (letters, digits, _ and -, e.g. from `openssl rand -hex 32`); `faraday deploy fly` and the dashboard generate one when they set a webhook URL",
+      });
+    }
   }).optional(),
 });
 
@@ -93,6 +102,13 @@ export const configSchema = z
       auth: z.strictObject({ token: z.string().min(16, "use at least 16 characters").optional() }).optional(),
       shutdownTimeoutMs: z.number().int().min(0).max(600_000).optional(),
       publicUrl: httpUrl.optional(),
+      /** Count failed sign-ins by Fly's `Fly-Client-IP` header (only behind Fly's proxy). */
+      trustProxy: z.boolean().optional(),
+      /**
+       * Let `PUT /api/config` (and the dashboard) add or change MCP servers that run a program
+       * (`command`/`args`/`env`). Read from the file on disk only; a PUT cannot turn it on.
+       */
+      allowRemoteCommands: z.boolean().optional(),
     }).optional(),
     logging: z.strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),

@@ -77,11 +77,13 @@ export function dashboardRoutes(options: { root?: URL } = {}) {
   };
 
   return (app: FastifyInstance) => {
-    app.get("/", (request, reply) => send("index.html", request.headers["if-none-match"], reply));
-    app.get("/dashboard/*", (request, reply) => {
+    // The page and its assets hold no data: they sign in (with the token) before calling /api/*.
+    const open = { config: { public: true } } as const;
+    app.get("/", open, (request, reply) => send("index.html", request.headers["if-none-match"], reply));
+    app.get("/dashboard/*", open, (request, reply) => {
       const name = (request.params as { "*": string })["*"];
       return send(name, request.headers["if-none-match"], reply);
     });
-    app.get("/favicon.ico", (request, reply) => send("favicon.svg", request.headers["if-none-match"], reply));
+    app.get("/favicon.ico", open, (request, reply) => send("favicon.svg", request.headers["if-none-match"], reply));
   };
 }

@@ -4,10 +4,12 @@ import {
   validateConfig,
   loadConfigFile,
   restoreMaskedSecrets,
+  fillWebhookSecret,
   type ConfigState,
   type ConfigProblem,
 } from "../config/index.ts";
 import { backupFile, writeFileAtomic, type StatePaths } from "../state/index.ts";
+import { assertNoRemoteCommands, readConfigOnDisk } from "./remote-commands.ts";
 
 export type ConfigUpdateResult =
   | { readonly ok: true; readonly changed: boolean; readonly state: ConfigState }
@@ -40,7 +42,12 @@ export class ConfigService extends EventEmitter<{ "config-changed": [ConfigState
     return "raw" in this.#state ? this.#state.raw : undefined;
   }
 
-  /** Validate, keep the last good file, write atomically, apply. Calls are serialised. */
+  /**
+   * Validate, keep the last good file, write atomically, apply. Calls are serialised. Meant for
+   * configs that arrive over HTTP: a new or changed program to run is refused (see
+   * assertNoRemoteCommands) unless the file on disk allows it.
+   * @throws FaradayError CONFIG_COMMAND_FORBIDDEN
+   */
   update(incoming: unknown): Promise<ConfigUpdateResult> {
     return this.#inTurn(() => this.#update(incoming));
   }
@@ -70,7 +77,8 @@ export class ConfigService extends EventEmitter<{ "config-changed": [ConfigState
   }
 
   async #update(incoming: unknown): Promise<ConfigUpdateResult> {
-    const raw = restoreMaskedSecrets(incoming, this.raw());
+    const raw = fillWebhookSecret(restoreMaskedSecrets(incoming, this.raw()), this.raw());
+    assertNoRemoteCommands(raw, await readConfigOnDisk(this.#paths.config));
     const next = await validateConfig(raw, this.#variables, this.#paths.config);
     if (next.state !== "valid") return { ok: false, problems: next.problems, warnings: next.warnings };
     if (this.#state.state === "valid" && isDeepStrictEqual(this.#state.raw, raw)) {

@@ -5,12 +5,15 @@ import {
   resolveBindHost,
   resolvePort,
   resolveStateDir,
+  resolveTrustProxy,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  type FaradayConfig,
   type ConfigState,
   type Environment,
   type GatewayFlags,
 } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
+import type { RegisteredRoute } from "../http/index.ts";
 import type { Logger } from "../logging/index.ts";
 import {
   acquireStateLock,
@@ -50,6 +53,13 @@ export interface RunningGateway {
   close(reason: string): Promise<void>;
   /** Resolves with the exit code once the gateway has stopped for any reason. */
   readonly stopped: Promise<number>;
+  /** Every HTTP route and whether it needs the token (from fastify's onRoute): for audits and tests. */
+  routes(): readonly RegisteredRoute[];
+}
+
+function currentValidConfig(config: ConfigService): FaradayConfig | undefined {
+  const state = config.current();
+  return state.state === "valid" ? state.config : undefined;
 }
 
 function describeConfigComponent(config: ConfigState) {
@@ -148,7 +158,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       instances.push({ name: extension.name, instance: await extension.setup(context) });
     }
 
-    const { buildApp, createSettingsAuthStore } = await httpModule;
+    const { buildApp, createSettingsAuthStore, loopbackHosts, registeredRoutes } = await httpModule;
+    // Known once listening (0 asks for a free port); the Host check reads it per request.
+    const boundPort = () => {
+      const address = app.server.address();
+      return typeof address === "object" && address ? address.port : port;
+    };
     const authStore = createSettingsAuthStore(database);
     const app = await buildApp({
       version,
@@ -160,7 +175,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       gatewayToken: () => token.token,
       tokenSource: token.source,
       authStore,
-      trustProxy: !loopback,
+      trustProxy: () => resolveTrustProxy(environment, currentValidConfig(configService)),
+      ...(loopback ? { allowedHosts: () => loopbackHosts(boundPort(), { bindHost: host, publicUrl: currentValidConfig(configService)?.gateway?.publicUrl }) } : {}),
       plugins: instances.flatMap(({ instance }) => (instance.plugin ? [instance.plugin] : [])),
     });
 
@@ -172,14 +188,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
       throw error;
     }
-    const address = app.server.address();
-    const boundPort = typeof address === "object" && address ? address.port : port;
     const localHost = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
-    const url = `http://${localHost}:${boundPort}`;
+    const url = `http://${localHost}:${boundPort()}`;
     await lock.setUrl(url);
     const nodeFlags = nodeFlagsReport();
     logger.info(
-      { url, bind: host, port: boundPort, stateDir, config: config.state, tokenSource: token.source, startupMs: Math.round(performance.now()), ...(nodeFlags ? { nodeFlags: nodeFlags.applied } : {}) },
+      { url, bind: host, port: boundPort(), stateDir, config: config.state, tokenSource: token.source, startupMs: Math.round(performance.now()), ...(nodeFlags ? { nodeFlags: nodeFlags.applied } : {}) },
       "gateway listening",
     );
     if (nodeFlags?.ignored.length) {
@@ -237,8 +251,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
     return {
       url,
-      port: boundPort,
+      port: boundPort(),
       stateDir,
+      routes: () => registeredRoutes(app),
       components,
       close: (reason: string) => stopGateway(reason, 0),
       stopped,

@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyReply } from "fastify";
+import { sendError } from "./reply-error.ts";
 
 /** Constant-time token check: both sides hashed first so lengths leak nothing either. */
 export function tokensEqual(candidate: string, expected: string): boolean {
@@ -24,8 +26,9 @@ export interface FailureLimiterOptions {
 }
 
 /**
- * Counts failed sign-ins per address; past the limit an address is told 429 until its window
- * ends. Bounded in memory so a scan from many addresses cannot grow it without end.
+ * Counts failed sign-ins per address; past the limit that address's wrong guesses are told 429
+ * until its window ends (a right credential is never refused). Bounded in memory so a scan from
+ * many addresses cannot grow it without end.
  */
 export class FailureLimiter {
   readonly #entries = new Map<string, { count: number; windowStart: number }>();
@@ -67,4 +70,15 @@ export class FailureLimiter {
     }
     entry.count++;
   }
+}
+
+/**
+ * Answer 429 (with Retry-After) when `address` has used up its failures; undefined otherwise.
+ * Call it only for a request whose credential was wrong: a right one is never refused.
+ */
+export function refuseIfLimited(reply: FastifyReply, limiter: FailureLimiter, address: string): FastifyReply | undefined {
+  const wait = limiter.retryAfterSeconds(address);
+  if (wait === 0) return undefined;
+  reply.header("retry-after", String(wait));
+  return sendError(reply, 429, "AUTH_RATE_LIMITED", `too many failed sign-ins from this address; try again in ${wait} s (the right token or sign-in link still works)`);
 }

@@ -2,13 +2,17 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { maskSecrets, type TokenSource } from "../config/index.ts";
 import type { ComponentRegistry } from "../gateway/components.ts";
 import type { ConfigService } from "../gateway/config-service.ts";
+import { isFaradayError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
 import { dashboardRoutes } from "../dashboard/index.ts";
-import { bearerToken, FailureLimiter, tokensEqual } from "./auth.ts";
-import { authRoutes, isSecure } from "./auth-routes.ts";
+import { bearerToken, FailureLimiter, refuseIfLimited, tokensEqual } from "./auth.ts";
+import { authRoutes } from "./auth-routes.ts";
 import { createMemoryAuthStore, type AuthStore } from "./auth-store.ts";
 import { DashboardSessions, isSameOrigin, readCookie, SESSION_COOKIE, sessionCookie } from "./dashboard-session.ts";
+import { clientAddress, isSecureRequest } from "./client-address.ts";
+import { hostAllowed } from "./host-check.ts";
 import { HttpMetrics, renderMetrics } from "./metrics.ts";
+import { guardRoutes, routeAccess } from "./route-access.ts";
 import { sendError } from "./reply-error.ts";
 
 /** A later capability's routes (agent chat, channel webhooks, dashboard), registered under auth rules below. */
@@ -21,73 +25,77 @@ export interface AppDeps {
   logger: Logger;
   components: ComponentRegistry;
   config: ConfigService;
-  /** The token `/api/*` and `/metrics` accept. */
+  /** The token every route but the public ones accepts. */
   gatewayToken: () => string;
   tokenSource: TokenSource;
   limiter?: FailureLimiter;
   /** Dashboard one-time login codes and session revocations; in memory when absent. */
   authStore?: AuthStore;
   plugins?: readonly AppPlugin[];
-  /** Trust X-Forwarded-For (behind Fly's proxy) for the address used by the failure limiter. */
-  trustProxy?: boolean;
-}
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** Routes outside `/api/` that still need the gateway token. */
-    auth?: boolean;
-  }
+  /**
+   * Count failures against Fly's `Fly-Client-IP` header instead of the socket address
+   * (`gateway.trustProxy`). `X-Forwarded-For` is never trusted. Read per request.
+   */
+  trustProxy?: () => boolean;
+  /**
+   * On a loopback bind: the Host values the gateway answers to (`127.0.0.1:PORT`, `localhost:PORT`,
+   * `[::1]:PORT`, the public URL's host); anything else gets 421. Absent on a LAN bind: any Host.
+   */
+  allowedHosts?: () => readonly string[];
 }
 
 /**
  * The gateway's HTTP app. Never listens: the entry point does, tests use `app.inject()`.
- * `/healthz`, `/readyz`, `/auth/*` and the dashboard's page are public; `/api/*` and `/metrics`
- * need `Authorization: Bearer <token>` or the dashboard's session cookie (and then, for anything
- * but GET, a same-origin request: the cookie alone must not let another site act).
+ * Every route needs `Authorization: Bearer <token>` or the dashboard's session cookie (and then,
+ * for anything but GET, a same-origin request: the cookie alone must not let another site act),
+ * except those registered with `config: { public: true }` (health, sign-in, the dashboard's
+ * page, the Telegram webhook). The verdict comes from the matched route (see `guardRoutes`).
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: deps.trustProxy ?? false,
+    // Never: fastify's trustProxy would read X-Forwarded-For/-Host/-Proto from any client.
+    trustProxy: false,
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
+  guardRoutes(app);
   const limiter = deps.limiter ?? new FailureLimiter();
   const metrics = new HttpMetrics();
   const authStore = deps.authStore ?? createMemoryAuthStore();
   const sessions = new DashboardSessions({ gatewayToken: deps.gatewayToken, isRevoked: (id) => authStore.isSessionRevoked(id) });
+  const addressOf = (request: FastifyRequest) => clientAddress(request, deps.trustProxy?.() ?? false);
 
   app.addHook("onRequest", async (request, reply) => {
-    const needsAuth = request.url.startsWith("/api/") || request.routeOptions.config?.auth === true;
-    if (!needsAuth) return;
-    const address = request.ip;
-    const wait = limiter.retryAfterSeconds(address);
-    if (wait > 0) {
-      reply.header("retry-after", String(wait));
-      return sendError(reply, 429, "AUTH_RATE_LIMITED", `too many failed sign-ins from this address; try again in ${wait} s`);
+    const allowed = deps.allowedHosts?.();
+    if (allowed && !hostAllowed(request.headers.host, allowed)) {
+      return sendError(reply, 421, "HOST_NOT_ALLOWED", `this gateway listens on loopback and answers only at http://${allowed[0]}; this request was addressed to another name (set gateway.publicUrl for a tunnel's address)`);
     }
+    if (routeAccess(request) === "public") return;
     const token = bearerToken(request.headers.authorization);
     if (token === undefined) {
       const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
-      if (cookie !== undefined) {
-        // A stale cookie (expired, signed out, token rotated) is not a guess: not counted as a failure.
-        const session = sessions.verify(cookie);
-        if (!session) return sendError(reply, 401, "AUTH_REQUIRED", "your dashboard session has ended; sign in again with the gateway token");
-        if (request.method !== "GET" && request.method !== "HEAD" && !isSameOrigin(request.headers)) {
-          return sendError(reply, 403, "AUTH_CROSS_ORIGIN", "this request came from another site; use the gateway's own dashboard page");
-        }
-        if (session.refreshed) reply.header("set-cookie", sessionCookie(session.refreshed, isSecure(request)));
-        return;
+      if (cookie === undefined) {
+        return sendError(reply, 401, "AUTH_REQUIRED", "send the gateway token as `Authorization: Bearer <token>` (OPENCLAW_GATEWAY_TOKEN, or `faraday token` on the gateway's machine)");
       }
+      // A stale cookie (expired, signed out, token rotated) is not a guess: not counted as a failure.
+      const session = sessions.verify(cookie);
+      if (!session) return sendError(reply, 401, "AUTH_REQUIRED", "your dashboard session has ended; sign in again with the gateway token");
+      if (request.method !== "GET" && request.method !== "HEAD" && !isSameOrigin(request.headers)) {
+        return sendError(reply, 403, "AUTH_CROSS_ORIGIN", "this request came from another site; use the gateway's own dashboard page");
+      }
+      if (session.refreshed) reply.header("set-cookie", sessionCookie(session.refreshed, isSecureRequest(request)));
+      return;
     }
-    if (token === undefined || !tokensEqual(token, deps.gatewayToken())) {
-      limiter.recordFailure(address);
-      metrics.authFailures++;
-      return token === undefined
-        ? sendError(reply, 401, "AUTH_REQUIRED", "send the gateway token as `Authorization: Bearer <token>` (OPENCLAW_GATEWAY_TOKEN, or `faraday token` on the gateway's machine)")
-        : sendError(reply, 401, "AUTH_INVALID", "the gateway token is wrong; check OPENCLAW_GATEWAY_TOKEN (or `faraday token` on the gateway's machine)");
-    }
+    // The right token always gets through: the limiter only slows down wrong guesses.
+    if (tokensEqual(token, deps.gatewayToken())) return;
+    metrics.authFailures++;
+    const address = addressOf(request);
+    const limited = refuseIfLimited(reply, limiter, address);
+    if (limited) return limited;
+    limiter.recordFailure(address);
+    return sendError(reply, 401, "AUTH_INVALID", "the gateway token is wrong; check OPENCLAW_GATEWAY_TOKEN (or `faraday token` on the gateway's machine)");
   });
 
   app.addHook("onResponse", async (request, reply) => {
@@ -99,6 +107,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (isFaradayError(error, "CONFIG_COMMAND_FORBIDDEN")) {
+      request.log.warn({ paths: error.details?.paths, route: request.routeOptions.url }, "refused a config that adds or changes a program to run");
+      return sendError(reply, 403, error.code, error.message, error.details ?? {});
+    }
     const status = error.statusCode ?? 500;
     if (status >= 500) {
       request.log.error({ err: error, route: request.routeOptions.url }, "request failed");
@@ -107,21 +119,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return sendError(reply, status, "BAD_REQUEST", error.message);
   });
 
-  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/healthz", { config: { public: true } }, async () => ({ ok: true }));
 
-  app.get("/readyz", async (request, reply) => {
+  app.get("/readyz", { config: { public: true } }, async (request, reply) => {
     const failing = deps.components.failing();
     const components = deps.components.list().map(publicComponent);
     if (failing.length === 0) return { ok: true, components };
     return reply.code(503).send({ ok: false, failing: failing.map(publicComponent), components });
   });
 
-  app.get("/metrics", { config: { auth: true } }, async (request, reply) => {
+  app.get("/metrics", async (request, reply) => {
     reply.type("text/plain; version=0.0.4; charset=utf-8");
     return renderMetrics({ version: deps.version, startedAt: deps.startedAt, metrics, components: deps.components });
   });
 
-  await authRoutes({ gatewayToken: deps.gatewayToken, sessions, store: authStore, limiter, onFailure: () => metrics.authFailures++ })(app);
+  await authRoutes({ gatewayToken: deps.gatewayToken, sessions, store: authStore, limiter, addressOf, onFailure: () => metrics.authFailures++ })(app);
   await dashboardRoutes()(app);
 
   app.get("/api/status", async () => {

@@ -4,3 +4,6 @@ export { FailureLimiter, tokensEqual, bearerToken } from "./auth.ts";
 export { sendError } from "./reply-error.ts";
 export { createMemoryAuthStore, createSettingsAuthStore, LOGIN_CODE_TTL_MS } from "./auth-store.ts";
 export type { AuthStore } from "./auth-store.ts";
+export { registeredRoutes } from "./route-access.ts";
+export type { RegisteredRoute, RouteAccess } from "./route-access.ts";
+export { loopbackHosts } from "./host-check.ts";

@@ -9,6 +9,7 @@ import { writeFileAtomic } from "../state/index.ts";
 import { DeployJobs, type Job, type JobEvent, type JobResult } from "./deploy-jobs.ts";
 import { checkHealth } from "./instance-health.ts";
 import type { Asset, AssetPath } from "./launcher-assets.ts";
+import { guardRoutes, routeAccess } from "../http/route-access.ts";
 import { cookieName, hostAllowed, originAllowed, readCookie, secretsEqual } from "./launcher-guard.ts";
 import type { LaunchedInstance, LauncherStore } from "./launcher-store.ts";
 import { checkAppName, deployEnvironment, deployOptions, LAUNCHER_CONFIG_FILE, launchConfig, parseLaunchForm } from "./launch-request.ts";
@@ -56,10 +57,13 @@ function sendError(reply: FastifyReply, status: number, code: ErrorCode, message
  *
  * Guards, in order, on every request: the Host must be the launcher's own (DNS rebinding); a
  * POST must carry the launcher's own Origin (another site cannot drive it through the user's
- * browser); `/api/*` needs the session cookie (httpOnly, SameSite=Strict) the per-run token buys.
+ * browser); every route but the page, its assets and `POST /api/session` needs the session cookie
+ * (httpOnly, SameSite=Strict) the per-run token buys — decided by the matched route (guardRoutes).
  */
 export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 });
+  // Every route needs the session cookie unless registered with `config: { public: true }`.
+  guardRoutes(app);
   const jobs = new DeployJobs();
   const session = randomBytes(32).toString("base64url");
   const log = deps.log ?? (() => {});
@@ -74,8 +78,8 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
     if (request.method !== "GET" && request.method !== "HEAD" && !originAllowed(request.headers.origin, port)) {
       return sendError(reply, 403, "AUTH_INVALID", "cross-origin request refused: only the launcher's own page may change anything");
     }
-    const path = request.url.split("?")[0]!;
-    if (path.startsWith("/api/") && path !== "/api/session") {
+    // Decided by the route the router matched, never by the URL string (`/%61pi/…` is `/api/…`).
+    if (routeAccess(request) === "credential") {
       reply.header("cache-control", "no-store");
       const cookie = readCookie(request.headers.cookie, cookieName(port));
       if (!cookie || !secretsEqual(cookie, session)) {
@@ -94,10 +98,10 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
   app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "NOT_FOUND", "no such page"));
 
   for (const [path, asset] of deps.assets) {
-    app.get(path, async (_request, reply) => reply.type(asset.type).header("cache-control", "no-cache").send(asset.body));
+    app.get(path, { config: { public: true } }, async (_request, reply) => reply.type(asset.type).header("cache-control", "no-cache").send(asset.body));
   }
 
-  app.post("/api/session", async (request, reply) => {
+  app.post("/api/session", { config: { public: true } }, async (request, reply) => {
     const token = (request.body as { token?: unknown } | undefined)?.token;
     if (typeof token !== "string" || !secretsEqual(token, deps.launchToken)) {
       return sendError(reply, 401, "AUTH_INVALID", "this launcher link is not valid (or belongs to an earlier run): open the one `faraday launcher` printed last");

@@ -87,8 +87,8 @@ describe("the repository's deployment files", () => {
     assert.deepEqual(parsed.vm, [{ memory: "256mb", cpu_kind: "shared", cpus: 1 }]);
     assert.deepEqual(
       parsed.env,
-      { OPENCLAW_STATE_DIR: "/data", NODE_OPTIONS: "--max-semi-space-size=4 --max-old-space-size=160", FARADAY_NODE_FLAGS: "--optimize-for-size --no-concurrent-recompilation" },
-      "heap sized for 256 MB; V8 favouring memory over speed through the flags NODE_OPTIONS refuses",
+      { OPENCLAW_STATE_DIR: "/data", NODE_OPTIONS: "--max-semi-space-size=4 --max-old-space-size=160", FARADAY_NODE_FLAGS: "--optimize-for-size --no-concurrent-recompilation", OPENCLAW_GATEWAY_TRUST_PROXY: "true" },
+      "heap sized for 256 MB; V8 favouring memory over speed through the flags NODE_OPTIONS refuses; failures counted per Fly-Client-IP",
     );
     assert.deepEqual(parsed.mounts, { source: "faraday_data", destination: "/data" });
     assert.equal(parsed.http_service.internal_port, 3000);

@@ -248,3 +248,37 @@ test("`deploy update` keeps the region and memory the app was launched with (no 
   assert.match(flyToml, /primary_region = "ams"/);
   assert.match(flyToml, /memory = "512mb"/);
 });
+
+test("a Telegram webhook URL without a secret: the deploy generates TELEGRAM_WEBHOOK_SECRET, stages it on Fly, points the config at it, and reuses it on the rerun", async (t) => {
+  const { cwd, fly, env } = await workspace(t);
+  await writeFile(join(cwd, "openclaw.json"), JSON.stringify({ ...CONFIG, channels: { telegram: { enabled: false, webhook: { url: "https://faraday-test.fly.dev/channels/telegram/webhook" } } } }));
+  // The stand-in for the deployed gateway needs the variable to exist, as the Fly secret will on the machine.
+  const gateway = await startGateway(t, await tempStateDir(t), { env: { OPENCLAW_GATEWAY_TOKEN: GATEWAY_TOKEN, TELEGRAM_WEBHOOK_SECRET: "stand-in-value" } });
+  const run = await deploy(t, cwd, env, ["--url", gateway.url]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const staged = /^TELEGRAM_WEBHOOK_SECRET=([0-9a-f]{64})$/m.exec(fly.invocationsOf("secrets import")[0]!.stdin);
+  assert.ok(staged, "a generated secret staged on stdin");
+  assert.ok(!run.stdout.includes(staged[1]!) && !run.stderr.includes(staged[1]!), "never printed");
+  const pushed = await api(gateway.url, "/api/config", { token: GATEWAY_TOKEN });
+  assert.equal(pushed.json.config.channels.telegram.webhook.secret, "${env:TELEGRAM_WEBHOOK_SECRET}", "the file names the secret, never holds it");
+  const again = await deploy(t, cwd, env, ["--url", gateway.url]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(finalStatus(again.stdout).secrets, "unchanged", "the same secret the second time");
+  assert.equal(fly.invocationsOf("secrets import").length, 1);
+});
+
+test("config push of an MCP server with a command: the gateway refuses it over HTTP, so it goes over ssh console and the machine restarts to read it", async (t) => {
+  const { cwd, fly, env } = await workspace(t);
+  const gateway = await target(t);
+  assert.equal((await deploy(t, cwd, env, ["--url", gateway.url])).code, 0);
+  const server = { command: "node", args: ["tools/bridge.js"], enabled: false };
+  await writeFile(join(cwd, "openclaw.json"), JSON.stringify({ ...CONFIG, mcp: { servers: { bridge: server } } }));
+  const pushed = await runToExit(t, ["deploy", "config", "push", "--app", "faraday-test", "--url", gateway.url, "--json"], env, { cwd });
+  assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr);
+  assert.match(JSON.parse(pushed.stdout).detail, /ssh console .* restarted/);
+  const ssh = fly.invocationsOf("ssh console").at(-1)!;
+  assert.deepEqual(JSON.parse(ssh.stdin).mcp.servers.bridge, server);
+  assert.equal(fly.invocationsOf("machine restart").length, 1);
+  const live = await api(gateway.url, "/api/config", { token: GATEWAY_TOKEN });
+  assert.equal(live.json.config.mcp, undefined, "the API itself wrote nothing");
+});

@@ -23,7 +23,7 @@ test("/api/* answers 401 without a token and with a wrong one, 200 with the righ
   assert.equal((await api(gateway.url, "/api/no-such-route", { token: TOKEN })).json.error.code, "NOT_FOUND");
 });
 
-test("repeated failed sign-ins from one address get 429, even with the right token afterwards", async (t) => {
+test("repeated failed sign-ins from one address get 429 for their wrong guesses; the right token still gets through", async (t) => {
   const gateway = await startGateway(t, await tempStateDir(t), { env: { OPENCLAW_GATEWAY_TOKEN: TOKEN } });
   const statuses: number[] = [];
   for (let attempt = 0; attempt < 12; attempt++) {
@@ -31,10 +31,13 @@ test("repeated failed sign-ins from one address get 429, even with the right tok
   }
   assert.deepEqual(statuses.slice(0, 10), Array(10).fill(401));
   assert.deepEqual(statuses.slice(10), [429, 429]);
-  const limited = await api(gateway.url, "/api/status", { token: TOKEN });
+  const limited = await api(gateway.url, "/api/status", { token: "one-more-guess" });
   assert.equal(limited.status, 429);
   assert.equal(limited.json.error.code, "AUTH_RATE_LIMITED");
   assert.ok(Number(limited.headers.get("retry-after")) > 0);
+  const owner = await api(gateway.url, "/api/status", { token: TOKEN });
+  assert.equal(owner.status, 200, "a valid credential is never refused by the limiter");
+  assert.equal((await api(gateway.url, "/api/status")).status, 401, "no credential at all is told to send one, not 429");
   assert.equal((await api(gateway.url, "/healthz")).status, 200, "health is never rate limited");
 });
 

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Bot, Context } from "grammy";
 import { FaradayError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/index.ts";
@@ -9,9 +10,20 @@ export interface TelegramAdapterOptions {
   readonly apiRoot?: string;
   /** Long-poll timeout (s). The watchdog allows one poll plus slack before calling it dead. */
   readonly pollingTimeoutSeconds?: number;
-  /** Webhook mode: Telegram POSTs updates to this URL (our route acks at once). */
+  /** Webhook mode: Telegram POSTs updates to this URL (our route acks at once). No secret: every update is refused. */
   readonly webhook?: { readonly url: string; readonly secret?: string };
   readonly logger: Logger;
+}
+
+/**
+ * Telegram's `X-Telegram-Bot-Api-Secret-Token` against the configured secret, in constant time.
+ * No configured secret matches nothing (the config requires one; this is the second lock).
+ */
+export function webhookSecretMatches(expected: string | undefined, given: string | undefined): boolean {
+  if (!expected || given === undefined) return false;
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 /** The fastify route a webhook-mode adapter is fed by. */
@@ -189,8 +201,9 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
 
     webhook: {
       async handle(update: unknown, secretHeader: string | undefined) {
+        // The secret first: a forged update learns nothing, not even whether the bot runs.
+        if (!webhookSecretMatches(options.webhook?.secret, secretHeader)) return 401;
         if (!bot || !webhookActive) return 503;
-        if (options.webhook?.secret && secretHeader !== options.webhook.secret) return 401;
         hooks?.alive();
         // Stored before we answer 200; grammY's own webhook handler would time out after 10 s.
         await bot.handleUpdate(update as Parameters<Bot["handleUpdate"]>[0]);

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { maskSecret, validateConfig, type FaradayConfig } from "../../config/index.ts";
+import { maskSecret, newWebhookSecret, validateConfig, type FaradayConfig } from "../../config/index.ts";
 import { FaradayError } from "../../errors/index.ts";
 import { writeFileAtomic } from "../../state/index.ts";
 import { checkContainerConsistency } from "../container-check.ts";
@@ -57,6 +57,24 @@ export const VOLUME_NAME = "faraday_data";
 export const FLY_TOML_MARKER = "# Rendered by `faraday deploy fly`";
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
+
+/** The Fly secret a generated Telegram webhook secret is kept in; the pushed config names it. */
+export const WEBHOOK_SECRET_NAME = "TELEGRAM_WEBHOOK_SECRET";
+
+/**
+ * A config with `channels.telegram.webhook.url` but no `secret` gets `${env:TELEGRAM_WEBHOOK_SECRET}`
+ * (without one Telegram's webhook would accept forged updates from anyone, and the gateway refuses
+ * such a config). Returns undefined when the config needs nothing.
+ */
+export function withWebhookSecretReference(raw: unknown): unknown {
+  const webhook = (raw as { channels?: { telegram?: { webhook?: Record<string, unknown> } } } | undefined)?.channels?.telegram?.webhook;
+  if (!webhook || typeof webhook !== "object" || typeof webhook.url !== "string" || webhook.secret !== undefined) return undefined;
+  const root = raw as Record<string, Record<string, Record<string, unknown>>>;
+  return {
+    ...root,
+    channels: { ...root.channels, telegram: { ...root.channels!.telegram, webhook: { ...webhook, secret: `\${env:${WEBHOOK_SECRET_NAME}}` } } },
+  };
+}
 const secretNameFromEnvRef = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** Secret names a config needs on the server, with a reason for each. */
@@ -146,8 +164,16 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
     const configFile = options.configFile ?? (existsSync(join(options.cwd, "openclaw.json")) ? join(options.cwd, "openclaw.json") : undefined);
     let raw: unknown;
     let config: FaradayConfig | undefined;
+    let webhookSecret: string | undefined;
     if (configFile) {
       raw = JSON.parse(await readFile(resolve(options.cwd, configFile), "utf8"));
+      const referenced = withWebhookSecretReference(raw);
+      if (referenced) {
+        // Kept on this computer so a rerun stages the same value (an unchanged secret redeploys nothing).
+        webhookSecret = fileValues[WEBHOOK_SECRET_NAME] ?? options.env[WEBHOOK_SECRET_NAME] ?? remembered?.telegramWebhookSecret ?? newWebhookSecret();
+        fileValues[WEBHOOK_SECRET_NAME] = webhookSecret;
+        raw = referenced;
+      }
       const values = { ...options.env, ...fileValues };
       const state = await validateConfig(raw, values, configFile);
       if (state.state !== "valid") {
@@ -176,9 +202,10 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
       if (/[\r\n]/.test(value)) throw new FaradayError("DEPLOY_SECRET_MISSING", `the value of ${name} contains a line break; secrets must be one line`);
       secretValues.push(value);
     }
-    return { status: "done", detail: `flyctl ${fly.binary}; ${configFile ? `config ${configFile}` : "no config (defaults)"}; ${Object.keys(secrets).length} secret(s)`, value: { fly, secrets, raw } };
+    const webhookNote = webhookSecret ? `; the Telegram webhook's secret is ${WEBHOOK_SECRET_NAME}` : "";
+    return { status: "done", detail: `flyctl ${fly.binary}; ${configFile ? `config ${configFile}` : "no config (defaults)"}; ${Object.keys(secrets).length} secret(s)${webhookNote}`, value: { fly, secrets, raw, webhookSecret } };
   }))!;
-  const { fly, secrets } = prepared;
+  const { fly, secrets, webhookSecret } = prepared;
 
   // 2. app
   await step("app", async () => {
@@ -226,8 +253,9 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
     if (options.dryRun) return { status: "planned", detail: `flyctl secrets import -a ${options.app} --stage  (stdin: ${names}, values hidden)`, value: token };
     const result = await fly.run(["secrets", "import", "-a", options.app, "--stage"], { stdin: toImport.map(([name, value]) => `${name}=${value}`).join("\n") + "\n" });
     if (result.exitCode !== 0) throw flyError(result, { command: "secrets import", ...context });
-    if (generated || record?.gatewayToken !== token || record?.region !== region || record?.memoryMb !== memoryMb) {
-      await writeDeployRecord(options.env, { app: options.app, gatewayToken: token, url, region, memoryMb });
+    if (generated || record?.gatewayToken !== token || record?.region !== region || record?.memoryMb !== memoryMb || (webhookSecret && record?.telegramWebhookSecret !== webhookSecret)) {
+      const kept = webhookSecret ?? record?.telegramWebhookSecret;
+      await writeDeployRecord(options.env, { app: options.app, gatewayToken: token, url, region, memoryMb, ...(kept ? { telegramWebhookSecret: kept } : {}) });
     }
     return { status: "done", detail: `staged ${names}${generated ? " (generated OPENCLAW_GATEWAY_TOKEN)" : ""}`, value: token };
   });
@@ -302,8 +330,11 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
 }
 
 /**
- * Push openclaw.json through the gateway's authenticated PUT /api/config; only if the endpoint
- * cannot be reached, write it over `ssh console` (atomically, owned by the gateway's user).
+ * Push openclaw.json through the gateway's authenticated PUT /api/config; if the endpoint cannot
+ * be reached, write it over `ssh console` (atomically, owned by the gateway's user). When the
+ * gateway refuses it with CONFIG_COMMAND_FORBIDDEN (it adds or changes an MCP server's command),
+ * write it the same way and restart the machine: Fly credentials, not the gateway token, are what
+ * may put a new program on the volume.
  */
 export async function pushConfig(input: { app: string; url: string; token: string; raw: unknown; fly: FlyClient }): Promise<{ status: "done" | "unchanged"; detail: string }> {
   if (input.raw === undefined) return { status: "unchanged", detail: "no openclaw.json to push" };
@@ -318,10 +349,13 @@ export async function pushConfig(input: { app: string; url: string; token: strin
   } catch {
     response = undefined;
   }
+  let commandForbidden = false;
   if (response) {
     const body = (await response.json().catch(() => ({}))) as { changed?: boolean; error?: { code?: string; message?: string; problems?: Array<{ path: string; message: string }> } };
     if (response.ok) return { status: body.changed ? "done" : "unchanged", detail: body.changed ? "config applied through PUT /api/config" : "config unchanged" };
-    if (response.status !== 404) {
+    // The gateway refuses new programs to run over HTTP; whoever holds the Fly credentials writes the file itself.
+    commandForbidden = response.status === 403 && body.error?.code === "CONFIG_COMMAND_FORBIDDEN";
+    if (response.status !== 404 && !commandForbidden) {
       const problems = body.error?.problems?.map((problem) => `${problem.path}: ${problem.message}`).join("; ");
       throw new FaradayError("DEPLOY_CONFIG_PUSH_FAILED", `the gateway refused the config (HTTP ${response.status} ${body.error?.code ?? ""}): ${problems ?? body.error?.message ?? ""}${response.status === 401 ? ". The token does not match the app's OPENCLAW_GATEWAY_TOKEN secret: put the right one in .env" : ""}`);
     }
@@ -330,7 +364,14 @@ export async function pushConfig(input: { app: string; url: string; token: strin
   const script = "umask 077 && cat > /data/openclaw.json.tmp && chown node:node /data/openclaw.json.tmp 2>/dev/null; mv /data/openclaw.json.tmp /data/openclaw.json";
   const result = await input.fly.run(["ssh", "console", "-a", input.app, "-C", `sh -c '${script}'`], { stdin: JSON.stringify(input.raw, null, 2) + "\n" });
   if (result.exitCode !== 0) throw flyError(result, { command: "ssh console", app: input.app });
-  return { status: "done", detail: "config written over ssh console (the API was unreachable); the gateway reads it on restart" };
+  if (!commandForbidden) return { status: "done", detail: "config written over ssh console (the API was unreachable); the gateway reads it on restart" };
+  const machines = await input.fly.run(["machines", "list", "-a", input.app, "--json"]);
+  if (machines.exitCode !== 0) throw flyError(machines, { command: "machines list", app: input.app });
+  const machine = (JSON.parse(machines.stdout || "[]") as Array<{ id?: string }>)[0]?.id;
+  if (!machine) return { status: "done", detail: "config written over ssh console (it adds an MCP command, which the API refuses); the gateway reads it when it starts" };
+  const restart = await input.fly.run(["machine", "restart", machine, "-a", input.app]);
+  if (restart.exitCode !== 0) throw flyError(restart, { command: "machine restart", app: input.app });
+  return { status: "done", detail: `config written over ssh console (it adds an MCP command, which the API refuses) and machine ${machine} restarted to read it` };
 }
 
 export { maskSecret };

@@ -7,6 +7,8 @@ import { writeFileAtomic } from "../../state/index.ts";
 export interface DeployRecord {
   readonly app: string;
   readonly gatewayToken?: string;
+  /** The Telegram webhook secret the deploy generated (a Fly secret, TELEGRAM_WEBHOOK_SECRET). */
+  readonly telegramWebhookSecret?: string;
   readonly url?: string;
   readonly region?: string;
   readonly memoryMb?: number;
