@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { faradayVersion } from "../version.ts";
 import { reportError } from "./output.ts";
+import { registerDeployBackupCommands } from "./deploy-backup-register.ts";
 
 type Action<T> = (options: T) => Promise<number>;
 
@@ -211,6 +212,8 @@ export function buildProgram(): Command {
     });
   appCommand("destroy", "destroy the app and its volume (asks for the name to be typed)").option("--yes", "do not ask")
     .action(exitWith(async (options: { app: string; yes?: boolean; json?: boolean }) => (await import("./deploy-command.ts")).runDeployDestroy(options)));
+
+  registerDeployBackupCommands(deploy, exitWith);
 
   const backup = program.command("backup").description("back up the state dir (database, config, agents' files) and restore it");
   backup
