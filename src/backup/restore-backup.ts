@@ -83,6 +83,11 @@ function unreadable(error: unknown): FaradayError {
 export async function stageRestore(stateDir: string, source: Readable, options: StageOptions = {}): Promise<BackupManifest> {
   const paths = restorePaths(stateDir);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_RESTORE_BYTES;
+  // Listeners go on before the first await: a source that fails early (an upload over its bound)
+  // must fail this restore, not crash the process with an unhandled 'error'.
+  const gunzip = createGunzip();
+  gunzip.on("error", () => {}); // surfaced by the iteration in readTar
+  source.on("error", (error) => gunzip.destroy(error));
   if (existsSync(paths.root)) await retire(paths.root, stateDir);
   await mkdir(paths.staging, { recursive: true, mode: 0o700 });
   let manifest: BackupManifest | undefined;
@@ -91,8 +96,6 @@ export async function stageRestore(stateDir: string, source: Readable, options: 
   let total = 0;
   let current: { file: BackupFile | undefined; handle?: FileHandle; hash: ReturnType<typeof createHash>; manifestChunks?: Buffer[] } | undefined;
   try {
-    const gunzip = createGunzip();
-    source.on("error", (error) => gunzip.destroy(error));
     await readTar(source.pipe(gunzip), {
       async start(header) {
         if (!manifest) {
