@@ -35,7 +35,7 @@ export async function render(container, page) {
         h("label", { for: "log-level" }, "Level"), level,
         h("label", { class: "check", for: "log-follow" }, follow, "Follow"),
         state),
-      h("p", { class: "muted small" }, "The gateway's last 2,000 lines, kept in memory (secrets are redacted before a line is kept). On Fly, `faraday deploy logs` shows older ones.")),
+      h("p", { class: "muted small" }, "The gateway's last 2,000 lines, kept in memory (secrets are redacted before a line is kept). On Fly, ", h("code", {}, "faraday deploy logs"), " shows older ones.")),
     errorSlot,
     h("section", { class: "panel" }, list));
 
