@@ -6,8 +6,10 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { FaradayError, isFaradayError } from "../errors/index.ts";
 import type { GatewayExtension } from "../gateway/extension.ts";
 import { sendError } from "../http/reply-error.ts";
-import { prepareBackup } from "./create-backup.ts";
-import { RESTORE_DIR, restorePending, stageRestore } from "./restore-backup.ts";
+
+/** `.restore` in the state dir (restore-backup.ts's RESTORE_DIR; not imported, so start-up loads neither module). */
+const RESTORE_DIR = ".restore";
+const restorePending = (stateDir: string) => existsSync(join(stateDir, RESTORE_DIR, "staging", ".ready"));
 
 /** Default bound on an uploaded (compressed) backup; `FARADAY_RESTORE_MAX_BYTES` changes it. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
@@ -63,6 +65,7 @@ export const backupExtension: GatewayExtension = {
 
       app.get("/api/backup", async (request: FastifyRequest<{ Querystring: { withoutSecrets?: string } }>, reply) => {
         const withoutSecrets = ["1", "true", "yes"].includes(String(request.query.withoutSecrets ?? "").toLowerCase());
+        const { prepareBackup } = await import("./create-backup.ts");
         const prepared = await prepareBackup({ stateDir, version: context.version, withSecrets: !withoutSecrets, database: context.database });
         const stamp = prepared.manifest.createdAt.replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
         request.log.info({ withSecrets: !withoutSecrets, files: prepared.manifest.files.length }, "backup downloaded through the API");
@@ -91,6 +94,7 @@ export const backupExtension: GatewayExtension = {
         }
         staging = true;
         try {
+          const { stageRestore } = await import("./restore-backup.ts");
           const current = programs(context.config.raw());
           const manifest = await stageRestore(stateDir, bounded(body, maxUploadBytes), {
             checkConfig(config) {
