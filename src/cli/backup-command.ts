@@ -16,7 +16,7 @@ export function defaultBackupName(now = new Date()): string {
   return `faraday-backup-${stamp}.tar.gz`;
 }
 
-const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+const mib = (bytes: number) => (bytes < 1024 ** 2 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
 
 /** `faraday backup create`: a consistent archive of the state dir, even while the gateway runs. */
 export async function runBackupCreate(options: { stateDir?: string; out?: string; withoutSecrets?: boolean; json?: boolean }): Promise<number> {

@@ -4,6 +4,7 @@
  * archives with paths outside the state dir are refused.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -105,4 +106,23 @@ test("an archive whose manifest names a path outside the state dir is refused, a
   assert.ok(!existsSync(join(target, "..", "escaped.md")));
   assert.ok(!existsSync(join(target, ".restore")));
   assert.equal(await which(target), "old");
+});
+
+test("the archive is a standard gzip'd ustar: GNU tar lists and extracts it to the same bytes", async (t) => {
+  const source = await stateDir(t, "plain");
+  // A path longer than ustar's 100-byte name field goes through the prefix field.
+  const longAgent = "a".repeat(60);
+  await mkdir(join(source, "agents", longAgent), { recursive: true });
+  await writeFile(join(source, "agents", longAgent, `${"n".repeat(60)}.md`), "long path\n");
+  const archive = await archiveOf(t, source);
+  const listed = execFileSync("tar", ["-tzf", archive], { encoding: "utf8" }).trim().split("\n");
+  assert.deepEqual(listed, ["manifest.json", "faraday.sqlite", "openclaw.json", `agents/${longAgent}/${"n".repeat(60)}.md`, "agents/main/MEMORY.md"]);
+  const out = await mkdtemp(join(tmpdir(), "faraday-untar-"));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  execFileSync("tar", ["-xzf", archive, "-C", out]);
+  assert.equal(await readFile(join(out, "agents", longAgent, `${"n".repeat(60)}.md`), "utf8"), "long path\n");
+  assert.equal(await readFile(join(out, "openclaw.json"), "utf8"), await readFile(join(source, "openclaw.json"), "utf8"));
+  const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
+  const { createHash } = await import("node:crypto");
+  for (const file of manifest.files) assert.equal(createHash("sha256").update(await readFile(join(out, file.path))).digest("hex"), file.sha256, file.path);
 });
