@@ -149,6 +149,7 @@ export async function prepareBackup(options: CreateBackupOptions): Promise<Prepa
   const temporary = await mkdtemp(join(options.stateDir, BACKUP_TEMP_PREFIX));
   const dispose = () => rm(temporary, { recursive: true, force: true });
   try {
+    const takenAt = new Date();
     const databaseCopy = join(temporary, DATABASE_NAME);
     const schemaVersion = await copyDatabase(options, databaseCopy);
     const warnings: string[] = [];
@@ -163,7 +164,7 @@ export async function prepareBackup(options: CreateBackupOptions): Promise<Prepa
       format: "faraday-backup",
       formatVersion: 1,
       faradayVersion: options.version,
-      createdAt: new Date().toISOString(),
+      createdAt: takenAt.toISOString(),
       withSecrets: options.withSecrets,
       schemaVersion,
       files,

@@ -4,6 +4,7 @@
  * The token comes from the deploy record (~/.faraday/deploys/APP.json), as after `deploy fly`.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,6 +122,14 @@ test("POST /api/backup/restore is bounded, refuses a config that would run a new
   const programResponse = await upload(gateway.url, await readFile(withProgram), TOKEN);
   assert.equal(programResponse.status, 403);
   assert.equal(((await programResponse.json()) as { error: { code: string } }).error.code, "BACKUP_NOT_ALLOWED");
+
+  // A staged restore can be dropped before the next start.
+  const staged = await upload(gateway.url, archive, TOKEN);
+  assert.equal(staged.status, 200, await staged.clone().text());
+  assert.equal(((await staged.json()) as { pending: boolean }).pending, true);
+  assert.deepEqual((await api(gateway.url, "/api/backup/restore", { token: TOKEN, method: "DELETE" })).json, { ok: true, dropped: true });
+  assert.deepEqual((await api(gateway.url, "/api/backup/restore", { token: TOKEN })).json, { pending: false, staging: false });
+  assert.ok(!existsSync(join(stateDir, ".restore")));
 
   // A size bound: a gateway that takes at most 1 KiB.
   gateway.kill("SIGTERM");
