@@ -11,6 +11,7 @@ const PAGES = {
   sessions: () => import("./pages/sessions.js"),
   tools: () => import("./pages/tools.js"),
   config: () => import("./pages/config.js"),
+  logs: () => import("./pages/logs.js"),
 };
 
 const main = document.getElementById("main");
@@ -23,8 +24,13 @@ let countsTimer;
 /** Timers a page starts; cleared when the page is left. */
 function pageContext() {
   const timers = [];
+  const onLeave = [];
   let left = false;
   return {
+    /** Run `work` when the page is left (close a stream, say). */
+    onLeave(work) {
+      onLeave.push(work);
+    },
     /** Run `work` every `ms` until the page is left or it returns false. A failure does not stop it. */
     every(ms, work) {
       const run = async () => {
@@ -45,6 +51,7 @@ function pageContext() {
     leave() {
       left = true;
       for (const timer of timers) clearTimeout(timer);
+      for (const work of onLeave.splice(0)) work();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { readEnvironment, type GatewayFlags } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import { startGateway, type GatewayExtension } from "../gateway/index.ts";
-import { createLogger } from "../logging/index.ts";
+import { createLogger, LogBuffer, secretValuesFrom } from "../logging/index.ts";
 import { faradayVersion } from "../version.ts";
 import { reportError } from "./output.ts";
 
@@ -14,7 +14,27 @@ export const GATEWAY_EXTENSIONS: readonly GatewayExtension[] = [
       return agentExtension.setup(context);
     },
   },
+  {
+    name: "backup",
+    async setup(context) {
+      return (await import("../backup/backup-routes.ts")).backupExtension.setup(context);
+    },
+  },
 ];
+
+/** How many log lines the gateway keeps in memory for `GET /api/logs` and the dashboard. */
+export const LOG_BUFFER_LINES = 2_000;
+
+/** `/api/logs` over the gateway's in-memory log. */
+function logsExtension(buffer: LogBuffer): GatewayExtension {
+  return {
+    name: "logs",
+    async setup() {
+      const { logRoutes } = await import("../http/index.ts");
+      return { plugin: logRoutes(buffer) };
+    },
+  };
+}
 
 let agentModule: Promise<typeof import("../agent/agent-extension.ts")> | undefined;
 /** Loaded once; started early so parsing overlaps the lock and database work. */
@@ -27,7 +47,8 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   void loadAgentExtension().catch(() => {}); // errors surface again when setup awaits it
   const environment = readEnvironment();
   const level = environment.logLevel && LEVELS.has(environment.logLevel) ? environment.logLevel : "info";
-  const logger = createLogger({ level: level as "info" });
+  const logBuffer = new LogBuffer(LOG_BUFFER_LINES);
+  const logger = createLogger({ level: level as "info", tee: (line) => logBuffer.push(line), redactValues: secretValuesFrom(environment.variables) });
   // Handlers go in before start-up: Fly or Docker may stop us the moment /healthz answers.
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   let pendingSignal: NodeJS.Signals | undefined;
@@ -45,7 +66,7 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   process.on("SIGINT", onSignal);
   try {
     gateway = await startGateway({
-      flags, environment, version: faradayVersion(), logger, extensions: GATEWAY_EXTENSIONS,
+      flags, environment, version: faradayVersion(), logger, extensions: [...GATEWAY_EXTENSIONS, logsExtension(logBuffer)],
       // A person at a terminal gets a sign-in link; a service's log (Fly, systemd) never does.
       ...(process.stderr.isTTY ? { signInLinkTo: process.stderr } : {}),
     });

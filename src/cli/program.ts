@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { faradayVersion } from "../version.ts";
 import { reportError } from "./output.ts";
+import { registerDeployBackupCommands } from "./deploy-backup-register.ts";
 
 type Action<T> = (options: T) => Promise<number>;
 
@@ -211,6 +212,26 @@ export function buildProgram(): Command {
     });
   appCommand("destroy", "destroy the app and its volume (asks for the name to be typed)").option("--yes", "do not ask")
     .action(exitWith(async (options: { app: string; yes?: boolean; json?: boolean }) => (await import("./deploy-command.ts")).runDeployDestroy(options)));
+
+  registerDeployBackupCommands(deploy, exitWith);
+
+  const backup = program.command("backup").description("back up the state dir (database, config, agents' files) and restore it");
+  backup
+    .command("create")
+    .description("write a consistent archive, even while the gateway runs (0600; it holds secrets unless --without-secrets)")
+    .option("--out <file>", "where to write it (default ./faraday-backup-DATE-TIME.tar.gz)")
+    .option("--without-secrets", "leave the secret store and the WhatsApp link out; mask secrets in openclaw.json")
+    .option("--json", "print the result as JSON")
+    .addOption(stateDirOption())
+    .action(exitWith(async (options: { out?: string; withoutSecrets?: boolean; json?: boolean; stateDir?: string }) => (await import("./backup-command.ts")).runBackupCreate(options)));
+  backup
+    .command("restore <file>")
+    .description("replace the state dir's database, config and agents' files with a backup's (the gateway must be stopped)")
+    .option("--json", "print the result as JSON")
+    .addOption(stateDirOption())
+    .action(async (file: string, options: { json?: boolean; stateDir?: string }) => {
+      await exitWith(async () => (await import("./backup-command.ts")).runBackupRestore(file, options))(options);
+    });
 
   program
     .command("launcher")

@@ -1,3 +1,4 @@
+import { readdir } from "node:fs/promises";
 import {
   configPath,
   formatProblems,
@@ -105,6 +106,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       { previousPid: previous?.pid, previousHost: previous?.hostname, previousStartedAt: previous?.startedAt, reason: lock.reclaimedFrom.reason },
       "reclaimed the state lock from a dead gateway",
     );
+  }
+
+  // A restore staged by `POST /api/backup/restore` (or one a crash interrupted) is applied or
+  // discarded now, with the lock held and before the database is opened.
+  if ((await readdir(stateDir)).some((name) => name.startsWith(".restore") || name.startsWith(".backup-"))) {
+    try {
+      const recovery = await (await import("../backup/index.ts")).recoverRestore(stateDir);
+      if (recovery.outcome === "applied") logger.warn({ backupCreatedAt: recovery.manifest?.createdAt, withSecrets: recovery.manifest?.withSecrets }, "restored the state dir from the uploaded backup");
+      if (recovery.outcome === "discarded") logger.warn("discarded an unfinished restore (it never completed; the state dir is as it was)");
+    } catch (error) {
+      await lock.release();
+      throw new FaradayError("STATE_DIR_UNWRITABLE", `could not finish the restore staged in ${stateDir}/.restore: ${(error as Error).message}. Check free space and permissions, then start again (the restore resumes)`, { cause: error });
+    }
   }
 
   let database: Database | undefined;

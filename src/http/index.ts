@@ -7,3 +7,4 @@ export type { AuthStore } from "./auth-store.ts";
 export { registeredRoutes } from "./route-access.ts";
 export type { RegisteredRoute, RouteAccess } from "./route-access.ts";
 export { loopbackHosts } from "./host-check.ts";
+export { logRoutes } from "./log-routes.ts";

@@ -37,9 +37,29 @@ function view(status) {
   ];
 }
 
+/** Download backup: a plain link (the session cookie authenticates a GET), so the browser saves the stream. */
+function backupPanel() {
+  const withoutSecrets = h("input", { type: "checkbox", id: "backup-without-secrets" });
+  const link = h("a", { class: "button", href: "/api/backup", download: "" }, "Download backup");
+  const notice = h("p", { class: "small", role: "status" });
+  const update = () => {
+    link.href = withoutSecrets.checked ? "/api/backup?withoutSecrets=1" : "/api/backup";
+    replace(notice, withoutSecrets.checked
+      ? "Without secrets: no secret store, no WhatsApp link, keys in the config masked. After restoring it, set the keys and link WhatsApp again."
+      : "This file contains secrets — the secret store, the WhatsApp link and keys in the config. Anyone who has it can act as this assistant: keep it private.");
+  };
+  withoutSecrets.addEventListener("change", update);
+  update();
+  return h("section", { class: "panel", "aria-labelledby": "backup-heading" },
+    h("h2", { id: "backup-heading" }, "Backup"),
+    h("p", { class: "muted small" }, "One file with the database (conversations, memory, pairing, the WhatsApp link, the secret store), openclaw.json and the agents' files, taken while the gateway runs. Restore it with ", h("code", {}, "faraday backup restore FILE"), " (gateway stopped) or ", h("code", {}, "faraday deploy restore --app APP FILE"), "."),
+    h("div", { class: "row" }, link, h("label", { class: "check", for: "backup-without-secrets" }, withoutSecrets, "Leave secrets out")),
+    notice);
+}
+
 export async function render(container, page) {
   const body = h("div", { "aria-live": "off" });
-  replace(container, h("h1", {}, "Overview"), body);
+  replace(container, h("h1", {}, "Overview"), body, backupPanel());
   const load = async () => {
     try {
       replace(body, view(await api("/api/status")));
