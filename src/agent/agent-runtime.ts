@@ -3,7 +3,7 @@ import type { ConfigService } from "../gateway/config-service.ts";
 import type { FaradayConfig } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
-import type { ApprovalBroker, ExecutedToolCall, ToolCatalog, ToolNotice } from "../tools/index.ts";
+import { approvalPrompt, type ApprovalBroker, type ExecutedToolCall, type ToolCatalog, type ToolNotice } from "../tools/index.ts";
 import { estimateTokens, planCompaction, renderForSummary } from "./context-window.ts";
 import type { AgentFiles } from "./memory/agent-files.ts";
 import type { ChatMessage, ModelResponse, ModelUsage } from "./models/model-client.ts";
@@ -33,6 +33,16 @@ export interface InboundChat {
   readonly onDelta?: (text: string) => void;
   /** Called when the gateway must tell the chat something mid-turn (an approval request). */
   readonly onNotice?: (notice: ToolNotice) => void;
+}
+
+/**
+ * A chat message that answered (or failed to answer) a pending approval. `reply` is the text
+ * for the chat; with `askAgain`, the message was neither a yes nor a no, and the chat should
+ * show this notice (the approval again, with its buttons where the platform has them).
+ */
+export interface ApprovalReply {
+  readonly reply: string;
+  readonly askAgain?: ToolNotice;
 }
 
 export interface TurnResult {
@@ -134,21 +144,27 @@ export class AgentRuntime {
   }
 
   /**
-   * If `text` is this sender's YES/NO to a pending approval in the chat's session, decide it and
-   * return the acknowledgement; otherwise undefined. Channels call this before queueing, since
-   * the turn that asked is still holding the chat's place in line.
+   * If `text` is this sender's answer to a pending approval in the chat's session, decide it
+   * and return the acknowledgement; the first message that is neither a clear yes nor a clear no
+   * returns the approval asked again. Otherwise undefined. Channels call this before queueing,
+   * since the turn that asked is still holding the chat's place in line.
    */
-  answerApproval(input: { channel: string; chat: string; sender: string; text: string; account?: string }): string | undefined {
+  answerApproval(input: { channel: string; chat: string; sender: string; text: string; account?: string }): ApprovalReply | undefined {
     if (!this.#deps.approvals?.pending().length) return undefined;
     const agent = this.resolveAgent(input);
     const session = this.#sessionFor(agent.id, input);
     return this.#answerApproval(session.id, input.sender, input.text);
   }
 
-  #answerApproval(sessionId: string, sender: string, text: string): string | undefined {
+  #answerApproval(sessionId: string, sender: string, text: string): ApprovalReply | undefined {
     const answered = this.#deps.approvals?.answerFromChat(sessionId, sender, text);
     if (!answered) return undefined;
-    return answered.status === "approved" ? `Approved — running ${answered.tool}.` : `Cancelled — ${answered.tool} will not run.`;
+    const { record } = answered;
+    if (answered.kind === "unclear") {
+      const reply = approvalPrompt(record, { again: true });
+      return { reply, askAgain: { type: "approval-requested", approval: record, text: reply } };
+    }
+    return { reply: record.status === "approved" ? `Approved — running ${record.tool}.` : `Cancelled — ${record.tool} will not run.` };
   }
 
   /** Handle one message. Resolves when the reply is ready (and already on disk). */
@@ -157,8 +173,11 @@ export class AgentRuntime {
     const session = this.#sessionFor(agent.id, input);
     // A YES/NO answering a pending approval is handled here, outside the lane: the turn that
     // asked is still running in it, waiting for exactly this answer.
-    const acknowledgement = this.#answerApproval(session.id, input.sender ?? input.chat, input.text);
-    if (acknowledgement) return this.#commandReply(session, agent.id, acknowledgement);
+    const answered = this.#answerApproval(session.id, input.sender ?? input.chat, input.text);
+    if (answered) {
+      if (answered.askAgain) input.onNotice?.(answered.askAgain);
+      return this.#commandReply(session, agent.id, answered.reply);
+    }
     // Re-read inside the lane: an earlier turn may have compacted or counted messages meanwhile.
     const result = await this.lanes.run(session.key, () => this.#turn(agent, this.#deps.sessions.get(session.id) ?? session, input));
     this.#deps.onTurnFinished?.(result);
