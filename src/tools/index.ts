@@ -9,3 +9,4 @@ export { parseApprovalAnswer } from "./approvals/approval-answer.ts";
 export { approvalPrompt } from "./approvals/approval-prompt.ts";
 export { ToolAudit } from "./approvals/tool-audit.ts";
 export type { ToolSource, ToolDescriptor, ToolAnnotations, ToolCallContext, ToolResult, ToolDecision, ToolNotice } from "./tool-source.ts";
+export { capToolResult, MAX_TOOL_RESULT_CHARS } from "./tool-result-cap.ts";

@@ -3,6 +3,7 @@ import type { ApprovalBroker } from "./approvals/approval-broker.ts";
 import { approvalMinutes, approvalPrompt } from "./approvals/approval-prompt.ts";
 import type { ToolAudit } from "./approvals/tool-audit.ts";
 import { decideToolCall, type PolicyVerdict } from "./tool-policy.ts";
+import { capToolResult } from "./tool-result-cap.ts";
 import type { ToolCallContext, ToolDecision, ToolDescriptor, ToolResult, ToolSource } from "./tool-source.ts";
 
 type PolicyRules = NonNullable<FaradayConfig["tools"]>["policy"];
@@ -128,6 +129,7 @@ export class ToolCatalog {
     }
     const outcome = result.isError ? (/timed out/i.test(result.content) ? "timeout" : "error") : "ok";
     audit(outcome, approvedBy, performance.now() - started, result.isError ? result.content : undefined);
-    return { name, arguments: args, decision: verdict.decision, result: result.content, isError: result.isError ?? false };
+    // What the model, the transcript and the API get: never more than the cap.
+    return { name, arguments: args, decision: verdict.decision, result: capToolResult(result.content), isError: result.isError ?? false };
   }
 }

@@ -514,6 +514,13 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
       run: () => success({ rows: [] }, "Report ready", "table"),
     }),
     defineTool({
+      name: "large_export",
+      description: "An export as big as asked (for result-size tests, like slow_report for timeouts).",
+      annotations: readOnly,
+      input: { characters: z.number().int().min(0).max(50_000_000) },
+      run: ({ characters }) => success({ rows: "r".repeat(characters) }, "Export ready", "table"),
+    }),
+    defineTool({
       name: "register_organisation_request",
       description: "Start creating a FavCRM organisation: emails a 6-digit code. No API key needed.",
       annotations: writeOpenWorld,
