@@ -65,6 +65,8 @@ const mcpServer = z.strictObject({
   args: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
   trusted: z.boolean().optional(),
+  /** This server is FavCRM under another name (its URL host api.favcrm.io says so anyway). */
+  favcrm: z.boolean().optional(),
   enabled: z.boolean().optional(),
   timeoutMs: positiveInt.optional(),
   toolFilter: z.strictObject({

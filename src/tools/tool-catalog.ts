@@ -60,6 +60,7 @@ export class ToolCatalog {
         {
           server: source.name,
           trusted: source.trusted,
+          favcrm: source.favcrm === true,
           toolName: tool.serverToolName ?? tool.name,
           sibling: (toolName) => tools.find((candidate) => (candidate.serverToolName ?? candidate.name) === toolName),
         },
