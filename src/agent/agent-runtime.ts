@@ -7,7 +7,7 @@ import { approvalPrompt, type ApprovalBroker, type ExecutedToolCall, type ToolCa
 import { estimateTokens, planCompaction, renderForSummary } from "./context-window.ts";
 import type { AgentFiles } from "./memory/agent-files.ts";
 import type { ChatMessage, ModelResponse, ModelUsage } from "./models/model-client.ts";
-import { createResilientModel, ModelError, resolveModelCandidates } from "./models/index.ts";
+import { createResilientModel, ModelError, ModelSlots, resolveModelCandidates } from "./models/index.ts";
 import { SessionLanes } from "./sessions/session-lanes.ts";
 import type { SessionRecord, SessionStore } from "./sessions/session-store.ts";
 
@@ -91,14 +91,21 @@ function addUsage(total: { inputTokens: number; outputTokens: number; cacheReadT
  */
 export class AgentRuntime {
   readonly #deps: AgentRuntimeDeps;
-  readonly lanes: SessionLanes;
+  readonly lanes = new SessionLanes();
+  /**
+   * Model calls at once, per provider: `models.providers.<name>.maxConcurrent`, else
+   * `agents.defaults.maxConcurrent` (4). A turn storing messages, running a tool or waiting for a
+   * person's YES holds none, and a provider that hangs fills only its own.
+   */
+  readonly slots: ModelSlots;
 
   constructor(deps: AgentRuntimeDeps) {
     this.#deps = deps;
-    this.lanes = new SessionLanes(this.#config()?.agents?.defaults?.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
-    deps.config.on("config-changed", () => {
-      this.lanes.maxConcurrent = this.#config()?.agents?.defaults?.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+    this.slots = new ModelSlots((provider) => {
+      const config = this.#config();
+      return config?.models?.providers?.[provider]?.maxConcurrent ?? config?.agents?.defaults?.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
     });
+    deps.config.on("config-changed", () => this.slots.refresh());
   }
 
   #config(): FaradayConfig | undefined {
@@ -224,12 +231,12 @@ export class AgentRuntime {
       const window = await this.#window(session.id, Math.max(1_000, contextTokens - estimateTokens(system) - 4_096), model.client);
       let response: ModelResponse;
       try {
-        response = await this.lanes.withSlot(() => model.client.complete({
+        response = await model.client.complete({
           system: window.summary ? `${system}\n\n## Earlier in this conversation (summary)\n${window.summary}` : system,
           messages: window.messages,
           tools: toolDefinitions,
           ...(input.onDelta ? { onTextDelta: input.onDelta } : {}),
-        }));
+        });
       } catch (error) {
         if (error instanceof ModelError && error.code === "MODEL_CONTEXT_TOO_LONG" && !compactedForError) {
           compactedForError = true;
@@ -294,7 +301,7 @@ export class AgentRuntime {
     const key = refs.join("|");
     let client = this.#models.get(key);
     if (!client) {
-      client = createResilientModel({ candidates: resolved.candidates, ...(this.#deps.sleep ? { sleep: this.#deps.sleep } : {}) });
+      client = createResilientModel({ candidates: resolved.candidates, slots: this.slots, ...(this.#deps.sleep ? { sleep: this.#deps.sleep } : {}) });
       this.#models.set(key, client);
     }
     return { client, refs };
@@ -338,14 +345,14 @@ export class AgentRuntime {
     const through = plan.older.at(-1)!.seq;
     let summary: string;
     try {
-      const response = await this.lanes.withSlot(() => model.complete({
+      const response = await model.complete({
         system: "You summarise conversations for an assistant's memory. Keep facts, decisions, names, numbers, open tasks and tool outcomes. Be concise.",
         messages: [{
           role: "user",
           content: `${session.summary ? `Summary so far:\n${session.summary}\n\n` : ""}Conversation to add:\n${renderForSummary(plan.older)}\n\nWrite the updated summary.`,
         }],
         tools: [],
-      }));
+      });
       sessions.recordUsage(sessionId, response.usage, response.model);
       summary = response.text.trim() || session.summary || "";
     } catch (error) {

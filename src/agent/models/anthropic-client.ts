@@ -3,14 +3,14 @@
  * The SDK is imported on the first call, so the gateway's start-up never pays for it.
  */
 import type Anthropic from "@anthropic-ai/sdk";
-import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ToolCall, ToolDefinition } from "./model-client.ts";
+import { MODEL_TIMEOUT_MS, type ChatMessage, type ModelClient, type ModelRequest, type ModelResponse, type ToolCall, type ToolDefinition } from "./model-client.ts";
 import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
 
 export interface AnthropicClientOptions {
   apiKey: string;
   /** Default `https://api.anthropic.com` (the SDK appends `/v1/messages`). */
   baseUrl?: string;
-  /** Per-request timeout; default 300 000 ms. */
+  /** Per-request timeout; default 120 000 ms (`models.providers.<name>.timeoutMs`). */
   timeoutMs?: number;
   fetch?: typeof globalThis.fetch;
   /** The provider name reported and used in errors; default `anthropic`. */
@@ -22,7 +22,7 @@ export interface AnthropicClientOptions {
 /** Output budget when the request does not set `maxTokens` (the API requires one). */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
-const DEFAULT_TIMEOUT_MS = 300_000;
+const DEFAULT_TIMEOUT_MS = MODEL_TIMEOUT_MS;
 const EPHEMERAL = { type: "ephemeral" } as const;
 
 /**

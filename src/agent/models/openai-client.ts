@@ -4,7 +4,7 @@
  * The SDK is imported on the first call, so the gateway's start-up never pays for it.
  */
 import type OpenAI from "openai";
-import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ModelUsage, ToolCall } from "./model-client.ts";
+import { MODEL_TIMEOUT_MS, type ChatMessage, type ModelClient, type ModelRequest, type ModelResponse, type ModelUsage, type ToolCall } from "./model-client.ts";
 import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
 
 export interface OpenAIClientOptions {
@@ -12,7 +12,7 @@ export interface OpenAIClientOptions {
   apiKey: string;
   /** Default `https://api.openai.com/v1`; e.g. `http://localhost:11434/v1` for Ollama. */
   baseUrl?: string;
-  /** Per-request timeout; default 300 000 ms. */
+  /** Per-request timeout; default 120 000 ms (`models.providers.<name>.timeoutMs`). */
   timeoutMs?: number;
   fetch?: typeof globalThis.fetch;
   /** The provider name reported and used in errors; default `openai`. */
@@ -22,7 +22,7 @@ export interface OpenAIClientOptions {
 }
 
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
-const DEFAULT_TIMEOUT_MS = 300_000;
+const DEFAULT_TIMEOUT_MS = MODEL_TIMEOUT_MS;
 
 type CreateParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
 
