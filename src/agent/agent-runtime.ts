@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ConfigService } from "../gateway/config-service.ts";
-import type { FaradayConfig } from "../config/index.ts";
+import { redactEnvValues, type FaradayConfig } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
 import { approvalPrompt, type ApprovalBroker, type ExecutedToolCall, type ToolCatalog, type ToolNotice } from "../tools/index.ts";
@@ -113,6 +113,11 @@ export class AgentRuntime {
     return state.state === "valid" ? state.config : undefined;
   }
 
+  /** A message built from the resolved config, with every `${env:…}` value put back as its reference. */
+  #redact(text: string): string {
+    return redactEnvValues(text, this.#deps.config.raw(), this.#deps.env);
+  }
+
   /** The agent for a chat: explicit id, else the first matching binding, else the default agent. */
   resolveAgent(input: { agentId?: string; channel: string; account?: string; chat: string }): AgentEntry {
     const config = this.#config();
@@ -120,7 +125,10 @@ export class AgentRuntime {
     const find = (id: string): AgentEntry | undefined => list.find((agent) => agent.id === id) ?? (list.length === 0 && id === "main" ? { id: "main" } : undefined);
     if (input.agentId) {
       const agent = find(input.agentId);
-      if (!agent) throw new FaradayError("AGENT_NOT_FOUND", `no agent "${input.agentId}"; agents are ${list.map((entry) => entry.id).join(", ") || "main"}`);
+      if (!agent) {
+        const known = list.map((entry) => entry.id).join(", ") || "main";
+        throw new FaradayError("AGENT_NOT_FOUND", this.#redact(`no agent "${input.agentId}"; agents are ${known}`));
+      }
       return agent;
     }
     const binding = config?.bindings?.find((candidate) =>
@@ -210,7 +218,7 @@ export class AgentRuntime {
     const executed: ExecutedToolCall[] = [];
     const model = this.#modelFor(agent);
     if ("error" in model) {
-      const reply = model.error.userMessage;
+      const reply = this.#redact(model.error.userMessage);
       sessions.append(session.id, { role: "assistant", content: reply });
       return { sessionId: session.id, agentId: agent.id, reply, toolCalls: [], usage, model: null, errorCode: model.error.code };
     }
@@ -277,7 +285,7 @@ export class AgentRuntime {
 
   #statusText(agent: { id: string }, session: SessionRecord): string {
     const model = this.#modelFor(agent);
-    const modelText = "error" in model ? `none (${model.error.userMessage})` : model.refs.join(" → ");
+    const modelText = this.#redact("error" in model ? `none (${model.error.userMessage})` : model.refs.join(" → "));
     const today = this.#deps.sessions.usageToday();
     return [
       `Agent: ${agent.id}`,

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import { maskSecret, type FaradayConfig } from "../../config/index.ts";
+import { maskSecret, maskUrl, type FaradayConfig } from "../../config/index.ts";
 import type { ComponentRegistry } from "../../gateway/components.ts";
 import type { Logger } from "../../logging/index.ts";
 import type { SecretStore } from "../../state/index.ts";
@@ -106,7 +106,8 @@ export class McpManager {
     return [...this.#connections.values()].map((connection) => ({
       name: connection.spec.name,
       transport: connection.spec.transport,
-      ...(connection.spec.url ? { url: connection.spec.url } : {}),
+      // The URL as resolved may carry a key (`?key=${env:…}`) or userinfo: shown masked.
+      ...(connection.spec.url ? { url: maskUrl(connection.spec.url) } : {}),
       trusted: connection.spec.trusted,
       enabled: connection.spec.enabled,
       state: connection.status.state,
