@@ -121,3 +121,21 @@ test("ModelSlots: per-provider limits, arrival order, and a raised limit hands o
   await Promise.all(calls);
   assert.equal(slots.running("a") + slots.running("b") + slots.waiting("a"), 0);
 });
+
+for (const provider of ["anthropic", "openai"] as const) {
+  test(`${provider}: an answer that stalls after its headers (mid-stream) fails with MODEL_TIMEOUT at the deadline, not never`, { timeout: 20_000 }, async (t) => {
+    const { createAnthropicClient, createOpenAIClient, ModelError } = await import("../../src/agent/models/index.ts");
+    const fake = provider === "anthropic" ? await startAnthropicFake() : await startOpenAIFake();
+    t.after(() => fake.close());
+    // Headers and the first event at once, the rest a minute later: the SDKs' own timeout has stopped by then.
+    fake.enqueue({ text: "one two three four five six", chunkDelayMs: 60_000 });
+    const options = { apiKey: provider === "anthropic" ? ANTHROPIC_KEY : OPENAI_KEY, baseUrl: fake.url, timeoutMs: 400 };
+    const client = provider === "anthropic" ? createAnthropicClient(options) : createOpenAIClient(options);
+    const deltas: string[] = [];
+    const error = await client.complete({ model: "m", system: "s", messages: [{ role: "user", content: "hi" }], tools: [], onTextDelta: (delta) => deltas.push(delta) })
+      .then(() => assert.fail("expected a timeout"), (caught: unknown) => caught);
+    assert.ok(error instanceof ModelError, String(error));
+    assert.equal(error.code, "MODEL_TIMEOUT");
+    assert.match(error.userMessage, /took too long/);
+  });
+}
