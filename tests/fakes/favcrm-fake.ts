@@ -16,6 +16,9 @@
  * Because each request has its own server, `notifications/cancelled` from a client timeout
  * reaches a different server and changes nothing; the fake instead aborts a running tool when
  * its HTTP response closes (client abort, `close()`, `setDown(true)`).
+ *
+ * Two tools are the fake's own, not FavCRM's: `slow_report` (timeouts) and `large_export`
+ * (a result as large as asked, for the gateway's result cap).
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
