@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { ConfigService } from "../gateway/config-service.ts";
-import type { FaradayConfig } from "../config/index.ts";
+import { redactEnvValues, type FaradayConfig } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
-import type { ApprovalBroker, ExecutedToolCall, ToolCatalog, ToolNotice } from "../tools/index.ts";
+import { approvalPrompt, type ApprovalBroker, type ExecutedToolCall, type ToolCatalog, type ToolNotice } from "../tools/index.ts";
 import { estimateTokens, planCompaction, renderForSummary } from "./context-window.ts";
 import type { AgentFiles } from "./memory/agent-files.ts";
 import type { ChatMessage, ModelResponse, ModelUsage } from "./models/model-client.ts";
-import { createResilientModel, ModelError, resolveModelCandidates } from "./models/index.ts";
+import { createResilientModel, ModelError, ModelSlots, resolveModelCandidates } from "./models/index.ts";
 import { SessionLanes } from "./sessions/session-lanes.ts";
 import type { SessionRecord, SessionStore } from "./sessions/session-store.ts";
 
@@ -33,6 +33,16 @@ export interface InboundChat {
   readonly onDelta?: (text: string) => void;
   /** Called when the gateway must tell the chat something mid-turn (an approval request). */
   readonly onNotice?: (notice: ToolNotice) => void;
+}
+
+/**
+ * A chat message that answered (or failed to answer) a pending approval. `reply` is the text
+ * for the chat; with `askAgain`, the message was neither a yes nor a no, and the chat should
+ * show this notice (the approval again, with its buttons where the platform has them).
+ */
+export interface ApprovalReply {
+  readonly reply: string;
+  readonly askAgain?: ToolNotice;
 }
 
 export interface TurnResult {
@@ -81,19 +91,31 @@ function addUsage(total: { inputTokens: number; outputTokens: number; cacheReadT
  */
 export class AgentRuntime {
   readonly #deps: AgentRuntimeDeps;
-  readonly lanes: SessionLanes;
+  readonly lanes = new SessionLanes();
+  /**
+   * Model calls at once, per provider: `models.providers.<name>.maxConcurrent`, else
+   * `agents.defaults.maxConcurrent` (4). A turn storing messages, running a tool or waiting for a
+   * person's YES holds none, and a provider that hangs fills only its own.
+   */
+  readonly slots: ModelSlots;
 
   constructor(deps: AgentRuntimeDeps) {
     this.#deps = deps;
-    this.lanes = new SessionLanes(this.#config()?.agents?.defaults?.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
-    deps.config.on("config-changed", () => {
-      this.lanes.maxConcurrent = this.#config()?.agents?.defaults?.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+    this.slots = new ModelSlots((provider) => {
+      const config = this.#config();
+      return config?.models?.providers?.[provider]?.maxConcurrent ?? config?.agents?.defaults?.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
     });
+    deps.config.on("config-changed", () => this.slots.refresh());
   }
 
   #config(): FaradayConfig | undefined {
     const state = this.#deps.config.current();
     return state.state === "valid" ? state.config : undefined;
+  }
+
+  /** A message built from the resolved config, with every `${env:…}` value put back as its reference. */
+  #redact(text: string): string {
+    return redactEnvValues(text, this.#deps.config.raw(), this.#deps.env);
   }
 
   /** The agent for a chat: explicit id, else the first matching binding, else the default agent. */
@@ -103,7 +125,10 @@ export class AgentRuntime {
     const find = (id: string): AgentEntry | undefined => list.find((agent) => agent.id === id) ?? (list.length === 0 && id === "main" ? { id: "main" } : undefined);
     if (input.agentId) {
       const agent = find(input.agentId);
-      if (!agent) throw new FaradayError("AGENT_NOT_FOUND", `no agent "${input.agentId}"; agents are ${list.map((entry) => entry.id).join(", ") || "main"}`);
+      if (!agent) {
+        const known = list.map((entry) => entry.id).join(", ") || "main";
+        throw new FaradayError("AGENT_NOT_FOUND", this.#redact(`no agent "${input.agentId}"; agents are ${known}`));
+      }
       return agent;
     }
     const binding = config?.bindings?.find((candidate) =>
@@ -134,21 +159,27 @@ export class AgentRuntime {
   }
 
   /**
-   * If `text` is this sender's YES/NO to a pending approval in the chat's session, decide it and
-   * return the acknowledgement; otherwise undefined. Channels call this before queueing, since
-   * the turn that asked is still holding the chat's place in line.
+   * If `text` is this sender's answer to a pending approval in the chat's session, decide it
+   * and return the acknowledgement; the first message that is neither a clear yes nor a clear no
+   * returns the approval asked again. Otherwise undefined. Channels call this before queueing,
+   * since the turn that asked is still holding the chat's place in line.
    */
-  answerApproval(input: { channel: string; chat: string; sender: string; text: string; account?: string }): string | undefined {
+  answerApproval(input: { channel: string; chat: string; sender: string; text: string; account?: string }): ApprovalReply | undefined {
     if (!this.#deps.approvals?.pending().length) return undefined;
     const agent = this.resolveAgent(input);
     const session = this.#sessionFor(agent.id, input);
     return this.#answerApproval(session.id, input.sender, input.text);
   }
 
-  #answerApproval(sessionId: string, sender: string, text: string): string | undefined {
+  #answerApproval(sessionId: string, sender: string, text: string): ApprovalReply | undefined {
     const answered = this.#deps.approvals?.answerFromChat(sessionId, sender, text);
     if (!answered) return undefined;
-    return answered.status === "approved" ? `Approved — running ${answered.tool}.` : `Cancelled — ${answered.tool} will not run.`;
+    const { record } = answered;
+    if (answered.kind === "unclear") {
+      const reply = approvalPrompt(record, { again: true });
+      return { reply, askAgain: { type: "approval-requested", approval: record, text: reply } };
+    }
+    return { reply: record.status === "approved" ? `Approved — running ${record.tool}.` : `Cancelled — ${record.tool} will not run.` };
   }
 
   /** Handle one message. Resolves when the reply is ready (and already on disk). */
@@ -157,8 +188,11 @@ export class AgentRuntime {
     const session = this.#sessionFor(agent.id, input);
     // A YES/NO answering a pending approval is handled here, outside the lane: the turn that
     // asked is still running in it, waiting for exactly this answer.
-    const acknowledgement = this.#answerApproval(session.id, input.sender ?? input.chat, input.text);
-    if (acknowledgement) return this.#commandReply(session, agent.id, acknowledgement);
+    const answered = this.#answerApproval(session.id, input.sender ?? input.chat, input.text);
+    if (answered) {
+      if (answered.askAgain) input.onNotice?.(answered.askAgain);
+      return this.#commandReply(session, agent.id, answered.reply);
+    }
     // Re-read inside the lane: an earlier turn may have compacted or counted messages meanwhile.
     const result = await this.lanes.run(session.key, () => this.#turn(agent, this.#deps.sessions.get(session.id) ?? session, input));
     this.#deps.onTurnFinished?.(result);
@@ -184,7 +218,7 @@ export class AgentRuntime {
     const executed: ExecutedToolCall[] = [];
     const model = this.#modelFor(agent);
     if ("error" in model) {
-      const reply = model.error.userMessage;
+      const reply = this.#redact(model.error.userMessage);
       sessions.append(session.id, { role: "assistant", content: reply });
       return { sessionId: session.id, agentId: agent.id, reply, toolCalls: [], usage, model: null, errorCode: model.error.code };
     }
@@ -205,12 +239,12 @@ export class AgentRuntime {
       const window = await this.#window(session.id, Math.max(1_000, contextTokens - estimateTokens(system) - 4_096), model.client);
       let response: ModelResponse;
       try {
-        response = await this.lanes.withSlot(() => model.client.complete({
+        response = await model.client.complete({
           system: window.summary ? `${system}\n\n## Earlier in this conversation (summary)\n${window.summary}` : system,
           messages: window.messages,
           tools: toolDefinitions,
           ...(input.onDelta ? { onTextDelta: input.onDelta } : {}),
-        }));
+        });
       } catch (error) {
         if (error instanceof ModelError && error.code === "MODEL_CONTEXT_TOO_LONG" && !compactedForError) {
           compactedForError = true;
@@ -251,7 +285,7 @@ export class AgentRuntime {
 
   #statusText(agent: { id: string }, session: SessionRecord): string {
     const model = this.#modelFor(agent);
-    const modelText = "error" in model ? `none (${model.error.userMessage})` : model.refs.join(" → ");
+    const modelText = this.#redact("error" in model ? `none (${model.error.userMessage})` : model.refs.join(" → "));
     const today = this.#deps.sessions.usageToday();
     return [
       `Agent: ${agent.id}`,
@@ -275,7 +309,7 @@ export class AgentRuntime {
     const key = refs.join("|");
     let client = this.#models.get(key);
     if (!client) {
-      client = createResilientModel({ candidates: resolved.candidates, ...(this.#deps.sleep ? { sleep: this.#deps.sleep } : {}) });
+      client = createResilientModel({ candidates: resolved.candidates, slots: this.slots, ...(this.#deps.sleep ? { sleep: this.#deps.sleep } : {}) });
       this.#models.set(key, client);
     }
     return { client, refs };
@@ -319,14 +353,14 @@ export class AgentRuntime {
     const through = plan.older.at(-1)!.seq;
     let summary: string;
     try {
-      const response = await this.lanes.withSlot(() => model.complete({
+      const response = await model.complete({
         system: "You summarise conversations for an assistant's memory. Keep facts, decisions, names, numbers, open tasks and tool outcomes. Be concise.",
         messages: [{
           role: "user",
           content: `${session.summary ? `Summary so far:\n${session.summary}\n\n` : ""}Conversation to add:\n${renderForSummary(plan.older)}\n\nWrite the updated summary.`,
         }],
         tools: [],
-      }));
+      });
       sessions.recordUsage(sessionId, response.usage, response.model);
       summary = response.text.trim() || session.summary || "";
     } catch (error) {

@@ -108,9 +108,15 @@ export class ChannelService {
     if (this.#stopping) return; // stored: answered after the restart
     // A YES/NO answering this sender's pending approval must not queue behind the paused turn.
     const answered = this.#deps.runtime.answerApproval({ channel: message.channel, chat: message.chat, sender: message.sender, text: message.text });
+    if (answered?.askAgain) {
+      // Neither yes nor no: the approval is shown again, with its buttons.
+      this.ingress.answered(row.id, answered.reply);
+      void this.#sendNotice(this.adapter(message.channel), message.chat, answered.askAgain).finally(() => this.ingress.finish(row.id, "done"));
+      return;
+    }
     if (answered) {
-      this.ingress.answered(row.id, answered);
-      this.#enqueue({ ...row, status: "answered", reply: answered }, true);
+      this.ingress.answered(row.id, answered.reply);
+      this.#enqueue({ ...row, status: "answered", reply: answered.reply }, true);
       return;
     }
     this.#enqueue(row);

@@ -1,4 +1,4 @@
-import { maskSecret, type FaradayConfig } from "../config/index.ts";
+import { maskSecret, maskUrl, type FaradayConfig } from "../config/index.ts";
 import { createLogger } from "../logging/index.ts";
 import { McpConnection, resolveServerSpecs, FAVCRM_SECRET } from "../tools/mcp/index.ts";
 import type { DoctorCheck } from "./doctor-command.ts";
@@ -26,14 +26,14 @@ export async function mcpDoctorChecks(
     const key = maskedKey(spec.headers);
     const auth = `auth: ${spec.authSource}${key ? ` (${key})` : ""}`;
     if (!spec.enabled) return { name, status: "ok", detail: "disabled (enabled: false)" };
-    if (spec.lazy) return { name, status: "ok", detail: `not configured: no FAVCRM_API_KEY; the assistant can sign the business up from the chat (${spec.url})` };
+    if (spec.lazy) return { name, status: "ok", detail: `not configured: no FAVCRM_API_KEY; the assistant can sign the business up from the chat (${maskUrl(spec.url ?? "")})` };
     const connection = new McpConnection({ ...spec, timeoutMs: Math.min(spec.timeoutMs, 10_000) }, logger, () => {});
     try {
       await connection.connect();
       if (connection.status.state !== "connected") {
-        return { name, status: "fail", detail: `unreachable at ${spec.url ?? spec.command}: ${connection.status.reason}; ${auth}` };
+        return { name, status: "fail", detail: `unreachable at ${spec.url ? maskUrl(spec.url) : spec.command}: ${connection.status.reason}; ${auth}` };
       }
-      const parts = [`reachable (${spec.transport}${spec.url ? ` ${spec.url}` : ""})`, `${connection.status.toolCount} tools`, auth];
+      const parts = [`reachable (${spec.transport}${spec.url ? ` ${maskUrl(spec.url)}` : ""})`, `${connection.status.toolCount} tools`, auth];
       let status: DoctorCheck["status"] = "ok";
       if (spec.name === "favcrm") {
         for (const tool of ["list_my_companies", "get_plan_status"]) {

@@ -4,7 +4,7 @@ export { loadConfigFile, validateConfig, configPath, CONFIG_FILE_NAME } from "./
 export type { ConfigState } from "./load-config.ts";
 export type { ConfigProblem } from "./problems.ts";
 export { formatProblems } from "./problems.ts";
-export { maskSecret, maskSecrets, restoreMaskedSecrets, isSecretKey } from "./mask.ts";
+export { maskSecret, maskSecrets, maskUrl, restoreMaskedSecrets, isSecretKey } from "./mask.ts";
 export {
   resolveStateDir,
   resolveBindHost,
@@ -18,3 +18,4 @@ export type { GatewayFlags, TokenSource } from "./gateway-options.ts";
 export type { FaradayConfig } from "./schema.ts";
 export { loadConfigJsonSchema } from "./json-schema.ts";
 export { fillWebhookSecret, newWebhookSecret } from "./webhook-secret.ts";
+export { redactEnvValues } from "./redact-env.ts";

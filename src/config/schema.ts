@@ -74,6 +74,8 @@ const mcpServer = z.strictObject({
   args: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
   trusted: z.boolean().optional(),
+  /** This server is FavCRM under another name (its URL host api.favcrm.io says so anyway). */
+  favcrm: z.boolean().optional(),
   enabled: z.boolean().optional(),
   timeoutMs: positiveInt.optional(),
   toolFilter: z.strictObject({
@@ -136,6 +138,10 @@ export const configSchema = z
         apiKey: z.string().min(1).optional(),
         baseUrl: httpUrl.optional(),
         api: z.enum(["anthropic", "openai"]).optional(),
+        /** One request's time limit (default 120 000): a hung provider fails the call into a clear reply. */
+        timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+        /** Calls to this provider at once; default agents.defaults.maxConcurrent (4). */
+        maxConcurrent: positiveInt.optional(),
       })).optional(),
     }).optional(),
     channels: z.strictObject({

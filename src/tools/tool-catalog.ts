@@ -1,7 +1,9 @@
 import { maskSecrets, type FaradayConfig } from "../config/index.ts";
 import type { ApprovalBroker } from "./approvals/approval-broker.ts";
+import { approvalMinutes, approvalPrompt } from "./approvals/approval-prompt.ts";
 import type { ToolAudit } from "./approvals/tool-audit.ts";
 import { decideToolCall, type PolicyVerdict } from "./tool-policy.ts";
+import { capToolResult } from "./tool-result-cap.ts";
 import type { ToolCallContext, ToolDecision, ToolDescriptor, ToolResult, ToolSource } from "./tool-source.ts";
 
 type PolicyRules = NonNullable<FaradayConfig["tools"]>["policy"];
@@ -21,13 +23,6 @@ export interface ToolCatalogOptions {
   readonly approvals?: ApprovalBroker;
   readonly audit?: ToolAudit;
   readonly approvalTimeoutMs?: () => number;
-}
-
-/** `cancel_booking` arguments as a person reads them, secrets masked. */
-function formatArguments(args: Record<string, unknown>): string {
-  const entries = Object.entries(maskSecrets(args) as Record<string, unknown>);
-  if (entries.length === 0) return "  (no arguments)";
-  return entries.map(([key, value]) => `  ${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`).join("\n");
 }
 
 /**
@@ -65,6 +60,7 @@ export class ToolCatalog {
         {
           server: source.name,
           trusted: source.trusted,
+          favcrm: source.favcrm === true,
           toolName: tool.serverToolName ?? tool.name,
           sibling: (toolName) => tools.find((candidate) => (candidate.serverToolName ?? candidate.name) === toolName),
         },
@@ -109,12 +105,8 @@ export class ToolCatalog {
           sessionId: context.sessionId, agentId: context.agentId, channel: context.channel, chat: context.chat,
           requester: context.sender, tool: name, arguments: masked, reason: verdict.reason,
         });
-        const minutes = Math.round((Date.parse(record.expiresAt) - Date.parse(record.createdAt)) / 60_000);
-        context.notify?.({
-          type: "approval-requested",
-          approval: record,
-          text: `Approval needed: ${name} (${verdict.reason})\n${formatArguments(args)}\nReply YES to go ahead or NO to cancel (expires in ${minutes} min).`,
-        });
+        const minutes = approvalMinutes(record);
+        context.notify?.({ type: "approval-requested", approval: record, text: approvalPrompt(record) });
         const decided = await outcome;
         if (decided.status !== "approved") {
           audit(decided.status === "expired" ? "expired" : "declined", decided.decidedBy, 0);
@@ -138,6 +130,7 @@ export class ToolCatalog {
     }
     const outcome = result.isError ? (/timed out/i.test(result.content) ? "timeout" : "error") : "ok";
     audit(outcome, approvedBy, performance.now() - started, result.isError ? result.content : undefined);
-    return { name, arguments: args, decision: verdict.decision, result: result.content, isError: result.isError ?? false };
+    // What the model, the transcript and the API get: never more than the cap.
+    return { name, arguments: args, decision: verdict.decision, result: capToolResult(result.content), isError: result.isError ?? false };
   }
 }

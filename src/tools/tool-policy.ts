@@ -1,5 +1,5 @@
 import type { FaradayConfig } from "../config/index.ts";
-import { matchesGlob } from "./tool-naming.ts";
+import { matchesGlob, modelToolName } from "./tool-naming.ts";
 import type { ToolDecision, ToolDescriptor } from "./tool-source.ts";
 
 /** What the policy needs to know about where a tool comes from. */
@@ -7,6 +7,8 @@ export interface ToolOrigin {
   /** Server name (`favcrm`, `memory`, …). */
   readonly server: string;
   readonly trusted: boolean;
+  /** The server is FavCRM whatever its name (URL host or `favcrm: true`); `favcrm` itself always is. */
+  readonly favcrm?: boolean;
   /** The tool's name on its server (before namespacing). */
   readonly toolName: string;
   /** Other tools of the same server, for judging `execute_tool` by its target. */
@@ -36,11 +38,11 @@ export function decideToolCall(
   const rule = rules.find((candidate) => matchesGlob(candidate.match, tool.name));
   if (rule) return { decision: rule.decision, reason: `tools.policy rule "${rule.match}"`, ...(rule.decision === "deny" ? { message: `Calling ${tool.name} is not allowed by this gateway's tools.policy.` } : {}) };
 
-  if (origin.server === "favcrm" && FAVCRM_DIRECT_SENDS.has(origin.toolName)) {
+  if ((origin.favcrm === true || origin.server === "favcrm") && FAVCRM_DIRECT_SENDS.has(origin.toolName)) {
     return {
       decision: "deny",
       reason: "FavCRM direct customer send",
-      message: `${origin.toolName} is not allowed: customer-facing messages must go through favcrm__request_send_approval, which asks the business to approve the send.`,
+      message: `${origin.toolName} is not allowed: customer-facing messages must go through ${modelToolName(origin.server, "request_send_approval")}, which asks the business to approve the send.`,
     };
   }
 

@@ -51,6 +51,8 @@ export interface ToolSource {
   readonly name: string;
   /** Trusted sources' annotations are believed (MCP spec); FavCRM and built-ins are trusted. */
   readonly trusted: boolean;
+  /** FavCRM (by URL host or flag, whatever the server is called): its protections apply. */
+  readonly favcrm?: boolean;
   list(): readonly ToolDescriptor[];
   call(name: string, args: Record<string, unknown>, context: ToolCallContext): Promise<ToolResult>;
   status?(): { readonly available: boolean; readonly reason: string };

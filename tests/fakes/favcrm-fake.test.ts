@@ -140,6 +140,7 @@ const expectedAnnotations: Record<string, ToolAnnotations> = {
   send_test_campaign: WOW,
   execute_tool: DOW,
   slow_report: RO,
+  large_export: RO,
   register_organisation_request: WOW,
   register_organisation_verify: W,
 };

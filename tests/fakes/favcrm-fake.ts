@@ -16,6 +16,9 @@
  * Because each request has its own server, `notifications/cancelled` from a client timeout
  * reaches a different server and changes nothing; the fake instead aborts a running tool when
  * its HTTP response closes (client abort, `close()`, `setDown(true)`).
+ *
+ * Two tools are the fake's own, not FavCRM's: `slow_report` (timeouts) and `large_export`
+ * (a result as large as asked, for the gateway's result cap).
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -512,6 +515,13 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
       annotations: readOnly,
       input: {},
       run: () => success({ rows: [] }, "Report ready", "table"),
+    }),
+    defineTool({
+      name: "large_export",
+      description: "An export as big as asked (for result-size tests, like slow_report for timeouts).",
+      annotations: readOnly,
+      input: { characters: z.number().int().min(0).max(50_000_000) },
+      run: ({ characters }) => success({ rows: "r".repeat(characters) }, "Export ready", "table"),
     }),
     defineTool({
       name: "register_organisation_request",

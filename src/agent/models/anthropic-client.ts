@@ -3,14 +3,14 @@
  * The SDK is imported on the first call, so the gateway's start-up never pays for it.
  */
 import type Anthropic from "@anthropic-ai/sdk";
-import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ToolCall, ToolDefinition } from "./model-client.ts";
-import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
+import { MODEL_TIMEOUT_MS, type ChatMessage, type ModelClient, type ModelRequest, type ModelResponse, type ToolCall, type ToolDefinition } from "./model-client.ts";
+import { defaultKeySource, rethrowModelFailure, withDeadline, type ModelErrorContext } from "./model-error.ts";
 
 export interface AnthropicClientOptions {
   apiKey: string;
   /** Default `https://api.anthropic.com` (the SDK appends `/v1/messages`). */
   baseUrl?: string;
-  /** Per-request timeout; default 300 000 ms. */
+  /** Per-request timeout; default 120 000 ms (`models.providers.<name>.timeoutMs`). */
   timeoutMs?: number;
   fetch?: typeof globalThis.fetch;
   /** The provider name reported and used in errors; default `anthropic`. */
@@ -22,7 +22,7 @@ export interface AnthropicClientOptions {
 /** Output budget when the request does not set `maxTokens` (the API requires one). */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
-const DEFAULT_TIMEOUT_MS = 300_000;
+const DEFAULT_TIMEOUT_MS = MODEL_TIMEOUT_MS;
 const EPHEMERAL = { type: "ephemeral" } as const;
 
 /**
@@ -37,6 +37,7 @@ export function createAnthropicClient(options: AnthropicClientOptions): ModelCli
     keySource: options.keySource ?? defaultKeySource(provider),
     secrets: [options.apiKey],
   };
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let sdk: Promise<Anthropic> | undefined;
   const loadSdk = (): Promise<Anthropic> =>
     (sdk ??= Promise.all([import("@anthropic-ai/sdk"), import("./http-fetch.ts")]).then(
@@ -46,7 +47,7 @@ export function createAnthropicClient(options: AnthropicClientOptions): ModelCli
           // Explicit, so the SDK never reads ANTHROPIC_BASE_URL from process.env itself.
           baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
           maxRetries: 0,
-          timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          timeout: timeoutMs,
           openTelemetry: false,
           // Node:http underneath, not the built-in fetch: see http-fetch.ts for what that saves.
           fetch: options.fetch ?? sharedHttpFetch(),
@@ -63,15 +64,17 @@ export function createAnthropicClient(options: AnthropicClientOptions): ModelCli
       const client = await loadSdk();
       const params = toAnthropicParams(request);
       const context = { ...errorContext, model: request.model };
-      try {
-        const message = request.onTextDelta
-          ? await streamMessage(client, params, request.onTextDelta, request.signal)
-          : await client.messages.create(params, { signal: request.signal });
-        return fromAnthropicMessage(message, `${provider}/${request.model}`);
-      } catch (error) {
-        if (error instanceof TextDeltaListenerError) throw error.cause;
-        rethrowModelFailure(error, provider, context, request.signal);
-      }
+      return withDeadline(timeoutMs, provider, request.signal, async (signal) => {
+        try {
+          const message = request.onTextDelta
+            ? await streamMessage(client, params, request.onTextDelta, signal)
+            : await client.messages.create(params, { signal });
+          return fromAnthropicMessage(message, `${provider}/${request.model}`);
+        } catch (error) {
+          if (error instanceof TextDeltaListenerError) throw error.cause;
+          rethrowModelFailure(error, provider, context, request.signal);
+        }
+      });
     },
   };
 }

@@ -8,6 +8,8 @@ export type {
   ToolCall,
   ToolDefinition,
 } from "./model-client.ts";
+export { MODEL_TIMEOUT_MS } from "./model-client.ts";
+export { ModelSlots } from "./model-slots.ts";
 export { ModelError, toModelError, parseRetryAfter } from "./model-error.ts";
 export type { ModelErrorCode, ModelErrorContext, ModelErrorOptions } from "./model-error.ts";
 export { createAnthropicClient, ANTHROPIC_DEFAULT_MAX_TOKENS } from "./anthropic-client.ts";

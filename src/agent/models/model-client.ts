@@ -3,6 +3,9 @@
  * OpenAI adapters translate to and from their SDKs; the loop only sees these types.
  */
 
+/** How long one model request may take before it fails with MODEL_TIMEOUT, unless the provider sets `timeoutMs`. */
+export const MODEL_TIMEOUT_MS = 120_000;
+
 /** A tool call the model asked for. `arguments` is already parsed JSON. */
 export interface ToolCall {
   readonly id: string;

@@ -202,6 +202,35 @@ export function defaultKeySource(provider: string): string {
  * The adapters' catch block: an aborted request rejects with the signal's reason (the caller
  * cancelled; not a model failure), anything else becomes a ModelError.
  */
+/**
+ * Runs one model request under a deadline that covers the whole answer. The SDKs' own `timeout`
+ * stops at the response headers, so a provider that sends headers and then stalls (mid-stream,
+ * or before the JSON body) would hold the call — and its slot — forever. When the deadline
+ * passes first, the request is aborted and MODEL_TIMEOUT is thrown; the caller's own abort
+ * still rejects with the caller's reason.
+ */
+export async function withDeadline<T>(
+  timeoutMs: number,
+  provider: string,
+  signal: AbortSignal | undefined,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  try {
+    return await run(signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal);
+  } catch (error) {
+    if (deadline.signal.aborted && !signal?.aborted) {
+      throw new ModelError("MODEL_TIMEOUT", `${provider} gave no complete answer within ${timeoutMs} ms`, {
+        userMessage: USER_MESSAGES.timeout, retryable: true, provider, cause: error,
+      });
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function rethrowModelFailure(
   error: unknown,
   provider: string,

@@ -1,7 +1,7 @@
 /**
  * From `agents.defaults.model` (or an agent's `model`), `models.providers` and the
  * environment to the ordered list of model clients to try. Clients are shared per
- * (api, provider, key, base URL): one SDK client per provider for the life of the process.
+ * (api, provider, key, base URL, timeout): one SDK client per provider for the life of the process.
  */
 import { createAnthropicClient } from "./anthropic-client.ts";
 import type { ModelClient } from "./model-client.ts";
@@ -18,6 +18,10 @@ export interface ProviderSettings {
   readonly baseUrl?: string;
   /** Which wire API the provider speaks; default `openai` (OpenAI-compatible) for custom providers. */
   readonly api?: "anthropic" | "openai";
+  /** One request's time limit; default 120 000 ms. */
+  readonly timeoutMs?: number;
+  /** Calls to this provider at once (the agent's slots); default `agents.defaults.maxConcurrent`. */
+  readonly maxConcurrent?: number;
 }
 
 export interface ResolveModelCandidatesOptions {
@@ -123,10 +127,11 @@ function buildCandidate(
     return { fix: `set ${keySource} for ${ref}` };
   }
   const apiKey = key ?? PLACEHOLDER_KEY;
-  const cacheKey = JSON.stringify([api, provider, apiKey, baseUrl ?? null]);
+  const timeoutMs = settings.timeoutMs;
+  const cacheKey = JSON.stringify([api, provider, apiKey, baseUrl ?? null, timeoutMs ?? null]);
   let client = clientCache.get(cacheKey);
   if (!client) {
-    const clientOptions = { apiKey, provider, keySource, ...(baseUrl === undefined ? {} : { baseUrl }) };
+    const clientOptions = { apiKey, provider, keySource, ...(baseUrl === undefined ? {} : { baseUrl }), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
     client = api === "anthropic" ? createAnthropicClient(clientOptions) : createOpenAIClient(clientOptions);
     clientCache.set(cacheKey, client);
   }

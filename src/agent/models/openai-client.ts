@@ -4,15 +4,15 @@
  * The SDK is imported on the first call, so the gateway's start-up never pays for it.
  */
 import type OpenAI from "openai";
-import type { ChatMessage, ModelClient, ModelRequest, ModelResponse, ModelUsage, ToolCall } from "./model-client.ts";
-import { defaultKeySource, rethrowModelFailure, type ModelErrorContext } from "./model-error.ts";
+import { MODEL_TIMEOUT_MS, type ChatMessage, type ModelClient, type ModelRequest, type ModelResponse, type ModelUsage, type ToolCall } from "./model-client.ts";
+import { defaultKeySource, rethrowModelFailure, withDeadline, type ModelErrorContext } from "./model-error.ts";
 
 export interface OpenAIClientOptions {
   /** Required by the SDK even when the server ignores it: a local server takes a dummy like `ollama`. */
   apiKey: string;
   /** Default `https://api.openai.com/v1`; e.g. `http://localhost:11434/v1` for Ollama. */
   baseUrl?: string;
-  /** Per-request timeout; default 300 000 ms. */
+  /** Per-request timeout; default 120 000 ms (`models.providers.<name>.timeoutMs`). */
   timeoutMs?: number;
   fetch?: typeof globalThis.fetch;
   /** The provider name reported and used in errors; default `openai`. */
@@ -22,7 +22,7 @@ export interface OpenAIClientOptions {
 }
 
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
-const DEFAULT_TIMEOUT_MS = 300_000;
+const DEFAULT_TIMEOUT_MS = MODEL_TIMEOUT_MS;
 
 type CreateParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
 
@@ -39,6 +39,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): ModelClient {
     keySource: options.keySource ?? defaultKeySource(provider),
     secrets: [options.apiKey],
   };
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let sdk: Promise<OpenAI> | undefined;
   const loadSdk = (): Promise<OpenAI> =>
     (sdk ??= Promise.all([import("openai"), import("./http-fetch.ts")]).then(
@@ -52,7 +53,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): ModelClient {
           adminAPIKey: null,
           webhookSecret: null,
           maxRetries: 0,
-          timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          timeout: timeoutMs,
           // Node:http underneath, not the built-in fetch: see http-fetch.ts for what that saves.
           fetch: options.fetch ?? sharedHttpFetch(),
         }),
@@ -68,16 +69,18 @@ export function createOpenAIClient(options: OpenAIClientOptions): ModelClient {
       const client = await loadSdk();
       const params = toOpenAIParams(request, provider === "openai");
       const model = `${provider}/${request.model}`;
-      try {
-        if (!request.onTextDelta) {
-          const completion = await client.chat.completions.create(params, { signal: request.signal });
-          return fromOpenAICompletion(completion, model);
+      return withDeadline(timeoutMs, provider, request.signal, async (signal) => {
+        try {
+          if (!request.onTextDelta) {
+            const completion = await client.chat.completions.create(params, { signal });
+            return fromOpenAICompletion(completion, model);
+          }
+          return await streamCompletion(client, params, request.onTextDelta, signal, model);
+        } catch (error) {
+          if (error instanceof TextDeltaListenerError) throw error.cause;
+          rethrowModelFailure(error, provider, { ...errorContext, model: request.model }, request.signal);
         }
-        return await streamCompletion(client, params, request.onTextDelta, request.signal, model);
-      } catch (error) {
-        if (error instanceof TextDeltaListenerError) throw error.cause;
-        rethrowModelFailure(error, provider, { ...errorContext, model: request.model }, request.signal);
-      }
+      });
     },
   };
 }
@@ -126,6 +129,8 @@ async function streamCompletion(
     }
     if (choice.finish_reason) finishReason = choice.finish_reason;
   }
+  // The SDK's stream ends quietly when aborted: that is not a finished answer.
+  if (signal?.aborted) throw signal.reason ?? new Error("the model request was aborted");
   const toolCalls = [...calls.entries()]
     .sort(([left], [right]) => left - right)
     .map(([, call], position) => toToolCall(call.id || `call_${position}`, call.name, call.arguments));

@@ -31,14 +31,19 @@ export interface ResilientModelOptions {
   /** Injectable for tests; returns [0, 1). */
   random?: () => number;
   logger?: RetryLogger;
+  /**
+   * Each attempt runs in one of its provider's slots (`ModelSlots`); sleeps between attempts
+   * hold none. Without it, attempts are not limited.
+   */
+  slots?: { run<T>(provider: string, work: () => Promise<T>): Promise<T> };
 }
 
 export interface ResilientModel {
   /** The candidates' refs, in the order they are tried. */
   readonly refs: readonly string[];
   /**
-   * Asks the first candidate that answers. A retryable ModelError (429, 5xx, 529, timeout,
-   * connection) is retried with exponential backoff and jitter, or after the provider's
+   * Asks the first candidate that answers. A timeout moves on to the next candidate at once
+   * (a hung model is not waited for twice). A retryable ModelError (429, 5xx, 529, connection) is retried with exponential backoff and jitter, or after the provider's
    * `retry-after` when it sent one; a `retry-after` longer than the wait budget left moves on
    * to the next candidate at once. MODEL_CONTEXT_TOO_LONG is thrown at once (the caller
    * compacts and asks again); other non-retryable errors (auth, bad request) move on to the
@@ -82,7 +87,8 @@ export function createResilientModel(options: ResilientModelOptions): ResilientM
           if (signal?.aborted) throw signal.reason;
           let error: ModelError;
           try {
-            const response = await candidate.client.complete({ ...request, model });
+            const attempt = () => candidate.client.complete({ ...request, model });
+            const response = await (options.slots ? options.slots.run(candidate.client.provider, attempt) : attempt());
             return { ...response, model: candidate.ref };
           } catch (thrown) {
             if (signal?.aborted) throw thrown;
@@ -91,6 +97,11 @@ export function createResilientModel(options: ResilientModelOptions): ResilientM
           lastError = error;
           const log = { model: candidate.ref, attempt, code: error.code, status: error.status, error: error.message };
           if (error.code === "MODEL_CONTEXT_TOO_LONG") throw error;
+          if (error.code === "MODEL_TIMEOUT") {
+            // A model that let a whole request time out is not asked again: the chat has waited enough.
+            options.logger?.warn(log, "model timed out; trying the next model");
+            break;
+          }
           if (!error.retryable) {
             options.logger?.warn(log, "model failed; trying the next model");
             break;

@@ -1,28 +1,11 @@
 /**
- * One lane per session: work in a lane runs strictly in order, lanes side by side. Model calls
- * take one of `maxConcurrent` slots (`withSlot`), so at most that many sessions are calling the
- * model at once, while a turn that stores its messages, runs a tool or waits for a person's
- * YES holds none: four pending approvals must not stop every other chat. Nothing queued is
- * dropped; `drain()` waits for everything in flight.
+ * One lane per session: work in a lane runs strictly in order, lanes side by side. Nothing
+ * queued is dropped; `drain()` waits for everything in flight. (How many calls go to a model at
+ * once is `ModelSlots`' business, per provider.)
  */
 export class SessionLanes {
   readonly #tails = new Map<string, Promise<unknown>>();
-  readonly #waiting: Array<() => void> = [];
-  #running = 0;
-  #maxConcurrent: number;
   #closed = false;
-
-  constructor(maxConcurrent: number) {
-    this.#maxConcurrent = Math.max(1, maxConcurrent);
-  }
-
-  set maxConcurrent(value: number) {
-    this.#maxConcurrent = Math.max(1, value);
-    while (this.#running < this.#maxConcurrent && this.#waiting.length > 0) {
-      this.#running++;
-      this.#waiting.shift()!();
-    }
-  }
 
   get pending(): number {
     return this.#tails.size;
@@ -45,18 +28,5 @@ export class SessionLanes {
   async drain(): Promise<void> {
     this.#closed = true;
     while (this.#tails.size > 0) await Promise.all([...this.#tails.values()]);
-  }
-
-  /** Run `work` (a model call) in one of the `maxConcurrent` slots, waiting for one in arrival order. */
-  async withSlot<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#running < this.#maxConcurrent) this.#running++;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve)); // the slot is handed over
-    try {
-      return await work();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#running--;
-    }
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Database } from "../../state/index.ts";
+import { parseApprovalAnswer } from "./approval-answer.ts";
 
 export type ApprovalStatus = "pending" | "approved" | "denied" | "expired";
 
@@ -37,8 +38,13 @@ const toRecord = (row: Row): ApprovalRecord => ({
   reason: row.reason, status: row.status, decidedBy: row.decided_by, decidedAt: row.decided_at,
 });
 
-const YES = /^(yes|y|ok|okay|approve|go ahead|好|是)\W*$/i;
-const NO = /^(no|n|cancel|deny|stop|不|否)\W*$/i;
+/**
+ * What a chat message did to the sender's pending approval: `decided` (a clear yes or no), or
+ * `unclear` (the first message that is neither: the chat is asked again, once).
+ */
+export type ChatAnswer =
+  | { readonly kind: "decided"; readonly record: ApprovalRecord }
+  | { readonly kind: "unclear"; readonly record: ApprovalRecord };
 
 /**
  * Pending tool calls waiting for a person's yes. A call resolves only through a reply from the
@@ -48,6 +54,8 @@ export class ApprovalBroker {
   readonly #database: Database;
   readonly #waiters = new Map<string, { resolve: (outcome: ApprovalOutcome) => void; timer: NodeJS.Timeout }>();
   readonly #timeoutMs: () => number;
+  /** Pending approvals whose requester was already asked again after an unclear reply. */
+  readonly #askedAgain = new Set<string>();
 
   constructor(database: Database, timeoutMs: () => number = () => 10 * 60_000) {
     this.#database = database;
@@ -93,22 +101,29 @@ export class ApprovalBroker {
   }
 
   /**
-   * A chat message that may answer a pending approval: YES/NO from the requester in the same
-   * session. Returns the decided record, or undefined when the message is not such an answer.
+   * A chat message that may answer a pending approval of this sender in this session (the
+   * latest one). Only a whole-message yes/no word decides it (see `parseApprovalAnswer`); the
+   * first message that is neither comes back `unclear` so the chat can ask again, and later
+   * ones are not answers (undefined), like a message when nothing is pending.
    */
-  answerFromChat(sessionId: string, sender: string, text: string): ApprovalRecord | undefined {
-    const answer = text.trim();
-    const approve = YES.test(answer);
-    if (!approve && !NO.test(answer)) return undefined;
-    const waiting = this.pending(sessionId).filter((record) => record.requester === sender);
-    const latest = waiting.at(-1);
+  answerFromChat(sessionId: string, sender: string, text: string): ChatAnswer | undefined {
+    if (this.#waiters.size === 0) return undefined; // nothing is waiting in this process
+    const latest = this.pending(sessionId).filter((record) => record.requester === sender).at(-1);
     if (!latest) return undefined;
-    return this.#settle(latest.id, approve ? "approved" : "denied", `user:${sender}`);
+    const answer = parseApprovalAnswer(text);
+    if (answer === undefined) {
+      if (this.#askedAgain.has(latest.id)) return undefined;
+      this.#askedAgain.add(latest.id);
+      return { kind: "unclear", record: latest };
+    }
+    const record = this.#settle(latest.id, answer === "yes" ? "approved" : "denied", `user:${sender}`);
+    return record ? { kind: "decided", record } : undefined;
   }
 
   #settle(id: string, status: Exclude<ApprovalStatus, "pending">, by: string | null): ApprovalRecord | undefined {
     const changed = this.#database.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending'")
       .run(status, by, new Date().toISOString(), id);
+    this.#askedAgain.delete(id);
     const waiter = this.#waiters.get(id);
     if (waiter) {
       clearTimeout(waiter.timer);

@@ -1,4 +1,5 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { maskSecret } from "../../config/index.ts";
 import type { Logger } from "../../logging/index.ts";
 import { matchesGlob, modelToolName } from "../tool-naming.ts";
 import type { ToolAnnotations, ToolDescriptor, ToolResult } from "../tool-source.ts";
@@ -132,7 +133,7 @@ export class McpConnection {
       this.#refreshTimer.unref();
     } catch (error) {
       await this.#dropClient();
-      this.#scheduleRetry(describe(error));
+      this.#scheduleRetry(this.#describe(error));
     }
   }
 
@@ -170,7 +171,7 @@ export class McpConnection {
       this.#setStatus("connected", `${this.#tools.length} tools`);
     } catch (error) {
       if (isSessionExpired(error)) return this.connect();
-      this.#logger.warn({ server: this.spec.name, err: describe(error) }, "MCP tool list refresh failed");
+      this.#logger.warn({ server: this.spec.name, err: this.#describe(error) }, "MCP tool list refresh failed");
     }
   }
 
@@ -221,12 +222,17 @@ export class McpConnection {
         if (isTimeout(error)) {
           return { content: `${serverToolName} on ${this.spec.name} timed out after ${Math.round(this.spec.timeoutMs / 1000)} s.`, isError: true };
         }
-        const text = describe(error);
+        const text = this.#describe(error);
         if (/fetch failed|ECONNREFUSED|ECONNRESET|socket|closed|503/i.test(text)) this.#scheduleRetry(text);
         return { content: `${serverToolName} on ${this.spec.name} failed: ${text}`, isError: true };
       }
     }
     return { content: `${serverToolName} on ${this.spec.name} failed after reconnecting.`, isError: true };
+  }
+
+  /** An error's message without any secret of this server's config (some errors quote the URL or a header). */
+  #describe(error: unknown): string {
+    return secretsOf(this.spec).reduce((text, secret) => text.split(secret).join(maskSecret(secret)), describe(error));
   }
 
   async #dropClient(): Promise<void> {
@@ -241,6 +247,20 @@ export class McpConnection {
     clearInterval(this.#refreshTimer);
     await this.#dropClient();
   }
+}
+
+/** The values in a server's config that must not be echoed: header and env values, URL query values and userinfo. */
+function secretsOf(spec: McpServerSpec): string[] {
+  const values = [...Object.values(spec.headers), ...Object.values(spec.env)];
+  if (spec.url) {
+    try {
+      const url = new URL(spec.url);
+      values.push(...[...url.searchParams.values()], url.username, url.password, url.search.slice(1));
+    } catch {
+      // not a URL: nothing more to hide
+    }
+  }
+  return values.filter((value) => value.length >= 4).sort((a, b) => b.length - a.length);
 }
 
 function describe(error: unknown): string {

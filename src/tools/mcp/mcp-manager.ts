@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import { maskSecret, type FaradayConfig } from "../../config/index.ts";
+import { maskSecret, maskUrl, type FaradayConfig } from "../../config/index.ts";
 import type { ComponentRegistry } from "../../gateway/components.ts";
 import type { Logger } from "../../logging/index.ts";
 import type { SecretStore } from "../../state/index.ts";
@@ -106,7 +106,8 @@ export class McpManager {
     return [...this.#connections.values()].map((connection) => ({
       name: connection.spec.name,
       transport: connection.spec.transport,
-      ...(connection.spec.url ? { url: connection.spec.url } : {}),
+      // The URL as resolved may carry a key (`?key=${env:…}`) or userinfo: shown masked.
+      ...(connection.spec.url ? { url: maskUrl(connection.spec.url) } : {}),
       trusted: connection.spec.trusted,
       enabled: connection.spec.enabled,
       state: connection.status.state,
@@ -143,6 +144,7 @@ export class McpManager {
     return {
       name: spec.name,
       trusted: spec.trusted,
+      favcrm: spec.favcrm,
       list: () => (spec.lazy && connection.status.state === "idle" ? FAVCRM_SIGNUP_TOOLS : connection.tools()),
       status: () => ({
         available: connection.status.state === "connected" || connection.status.state === "idle",
@@ -152,8 +154,9 @@ export class McpManager {
         const tool = [...connection.lastListedTools(), ...(spec.lazy ? FAVCRM_SIGNUP_TOOLS : [])].find((candidate) => candidate.name === name);
         const serverToolName = tool?.serverToolName ?? name;
         const result = await connection.call(serverToolName, args, context.signal);
-        if (spec.name === "favcrm" && serverToolName === "register_organisation_verify" && !result.isError) {
-          return this.#captureFavcrmKey(result);
+        // By what the server is, not its name: a pasted `crm2` pointing at FavCRM is FavCRM.
+        if (spec.favcrm && serverToolName === "register_organisation_verify" && !result.isError) {
+          return this.#captureFavcrmKey(result, spec.name);
         }
         return result;
       },
@@ -164,7 +167,7 @@ export class McpManager {
    * Signup from chat: take the new key out of the verify result before the model, the
    * transcript or a log sees it, keep it in the secret store, reconnect FavCRM with it.
    */
-  #captureFavcrmKey(result: ToolResult): ToolResult {
+  #captureFavcrmKey(result: ToolResult, server: string): ToolResult {
     let parsed: unknown;
     try {
       parsed = JSON.parse(result.content);
@@ -174,7 +177,7 @@ export class McpManager {
     const key = findApiKey(parsed) ?? /fav_mcp_[A-Za-z0-9_-]+/.exec(result.content)?.[0];
     if (!key) return result;
     this.#deps.secrets.set(FAVCRM_SECRET, key);
-    this.#deps.logger.info({ server: "favcrm" }, "FavCRM signup finished: API key stored in the secret store; reconnecting");
+    this.#deps.logger.info({ server }, "FavCRM signup finished: API key stored in the secret store; reconnecting the built-in favcrm server with it");
     this.reload();
     void this.#connections.get("favcrm")?.connect();
     const redacted = result.content.split(key).join(maskSecret(key));

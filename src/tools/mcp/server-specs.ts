@@ -22,11 +22,38 @@ export interface McpServerSpec {
   readonly authSource: string;
   /** Connect at start (configured) or on first use (built-in FavCRM with no key and no config). */
   readonly lazy: boolean;
+  /**
+   * This server is FavCRM, whatever it is called: the built-in one, a server whose URL host is
+   * FavCRM's (`api.favcrm.io`, or the host of FAVCRM_MCP_URL), or one marked `favcrm: true`.
+   * Its protections (no direct customer sends, the signup key kept from the model) follow this.
+   */
+  readonly favcrm: boolean;
 }
 
 type ServerConfig = NonNullable<NonNullable<FaradayConfig["mcp"]>["servers"]>[string];
 
-function fromConfig(name: string, server: ServerConfig): McpServerSpec {
+/** FavCRM's own host and its subdomains. */
+const FAVCRM_HOST = /(^|\.)favcrm\.io$/i;
+
+/** True when `url`'s host is FavCRM's (`*.favcrm.io`) or the host FAVCRM_MCP_URL points at. */
+export function isFavcrmUrl(url: string | undefined, env: Readonly<Record<string, string | undefined>>): boolean {
+  const host = hostOf(url);
+  if (host === undefined) return false;
+  if (FAVCRM_HOST.test(host.replace(/:\d+$/, ""))) return true;
+  const configured = hostOf(env.FAVCRM_MCP_URL);
+  return configured !== undefined && configured === host;
+}
+
+function hostOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+function fromConfig(name: string, server: ServerConfig, env: Readonly<Record<string, string | undefined>>): McpServerSpec {
   const stdio = server.command !== undefined || server.type === "stdio";
   return {
     name,
@@ -43,6 +70,8 @@ function fromConfig(name: string, server: ServerConfig): McpServerSpec {
     ...(server.toolFilter?.exclude ? { exclude: server.toolFilter.exclude } : {}),
     authSource: Object.keys(server.headers ?? {}).some((header) => header.toLowerCase() === "authorization") ? "config headers" : "none",
     lazy: false,
+    // The host decides; the flag can only add (a pasted block cannot switch the protections off).
+    favcrm: server.favcrm === true || isFavcrmUrl(server.url, env),
   };
 }
 
@@ -57,8 +86,8 @@ export function resolveServerSpecs(
   storedFavcrmKey: string | undefined,
 ): McpServerSpec[] {
   const byName = new Map<string, McpServerSpec>();
-  for (const [name, server] of Object.entries(config?.mcpServers ?? {})) byName.set(name, fromConfig(name, server));
-  for (const [name, server] of Object.entries(config?.mcp?.servers ?? {})) byName.set(name, fromConfig(name, server));
+  for (const [name, server] of Object.entries(config?.mcpServers ?? {})) byName.set(name, fromConfig(name, server, env));
+  for (const [name, server] of Object.entries(config?.mcp?.servers ?? {})) byName.set(name, fromConfig(name, server, env));
 
   const configured = config?.mcp?.servers?.favcrm ?? config?.mcpServers?.favcrm;
   const envKey = env.FAVCRM_API_KEY;
@@ -79,6 +108,7 @@ export function resolveServerSpecs(
     ...(configured?.toolFilter?.exclude ? { exclude: configured.toolFilter.exclude } : {}),
     authSource: explicitAuth ? "config headers" : authSource,
     lazy: !key && !configured && !explicitAuth,
+    favcrm: true,
   });
   return [...byName.values()];
 }
