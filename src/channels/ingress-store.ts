@@ -18,7 +18,9 @@ const toRow = (row: StoredRow): IngressRow => ({ id: row.id, message: JSON.parse
 /**
  * Inbound messages, stored before the platform is acknowledged and deduplicated by platform id.
  * A row moves pending → answered (reply stored) → done (every chunk sent); after a crash,
- * pending rows are answered and answered rows finish sending — each exactly once.
+ * pending rows are answered once and answered rows finish sending from the first chunk not
+ * recorded as sent (a chunk the platform took just before the crash, before its record, goes
+ * out twice: at least once, never lost).
  */
 export class IngressStore {
   readonly #statements;
