@@ -84,10 +84,13 @@ test("a 429 on send is waited out and the message arrives once", async (t) => {
 });
 
 test("a gateway close 4000 resumes without a new identify, and messages keep flowing", async (t) => {
-  const { discord } = await setup(t, { dmPolicy: "open" });
+  const { discord, gateway, channelState } = await setup(t, { dmPolicy: "open" });
   const identifies = discord.identifies;
   discord.closeConnection(4000);
   await eventually(() => discord.resumes >= 1, 10_000, "a resume");
+  // Reported while it lasted (the state flips back within a second: read the log, not a poll).
+  await eventually(() => /"state":"reconnecting","reason":"gateway connection lost; discord.js is resuming it"/.test(gateway.stdout()), 10_000, "reconnecting reported");
+  await eventually(async () => (await channelState())?.state === "connected", 10_000, "connected after the resume");
   discord.pushMessage({ channelId: "400000000000000004", authorId: OWNER, content: "still there?", dm: true });
   await eventually(() => discord.sentMessages().some((message) => message.content === "You said: still there?"), 10_000, "the answer after resume");
   assert.equal(discord.identifies, identifies);

@@ -127,6 +127,8 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): ChannelAda
         const fatal = FATAL_CLOSES.find((entry) => entry.code === event.code);
         failed(fatal ? fatal.error(new Error(`Discord gateway closed with ${event.code}`)) : new FaradayError("CHANNEL_UNAVAILABLE", `Discord gateway closed with ${event.code} and the shard stopped; reconnecting`));
       });
+      // Every other close: discord.js resumes (or identifies again) by itself; say so meanwhile.
+      created.on(Events.ShardReconnecting, () => hooks.setState("reconnecting", "gateway connection lost; discord.js is resuming it"));
       created.on(Events.ShardResume, () => {
         hooks.setState("connected", "resumed");
         hooks.alive();
