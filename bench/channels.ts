@@ -1,11 +1,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAnthropicFake } from "../tests/fakes/anthropic-fake.ts";
 import { startDiscordFake, type DiscordFake } from "../tests/fakes/discord-fake.ts";
 import { echoLastUserMessage, type ModelFake } from "../tests/fakes/model-script.ts";
-import { startTelegramFake, type TelegramFake } from "../tests/fakes/telegram-fake.ts";
+import { startTelegramFake, type TelegramFake, type TelegramParams } from "../tests/fakes/telegram-fake.ts";
 import { memoryAfterFullGc, percentile, readProcessCpuSeconds } from "./agent-gateway.ts";
 import { deployedSettings, stateDirPaths } from "./deployed.ts";
 import { formatMiB, formatMs, type BenchContext, type BenchModule, type BenchResult, type BenchRow } from "./bench-module.ts";
@@ -54,12 +55,15 @@ const CONNECT_TIMEOUT_MS = 20_000;
  *   that every message was answered once, in order per chat. With agents.defaults.maxConcurrent
  *   at its default (4), again with fly.toml's NODE_OPTIONS (idle RSS too), and, when the budget
  *   allows, at 16. After each burst: VmRSS, and VmRSS and V8 heap after a forced full GC.
- * Every wait is bounded (connect 20 s, burst 40 s); the whole bench takes about 70 s.
+ * - kill -9 mid-burst (after 250, 500 and 750 of the 1,000 replies, one fresh gateway each), then
+ *   a restart on the same state dir: replies lost (must be 0) and sent twice (a reply the fake
+ *   took but the gateway had not recorded as sent when it died), per kill and in total.
+ * Every wait is bounded (connect 20 s, burst 40 s, recovery 40 s); the whole bench takes about 100 s.
  * FARADAY_BENCH_CPU_PROF_DIR=DIR writes a CPU profile of every gateway there.
  */
 export const channelsBench: BenchModule = {
   name: "channels",
-  description: "idle RSS with Telegram+Discord connected to loopback fakes; 1,000-message Telegram burst over 100 chats",
+  description: "idle RSS with Telegram+Discord connected to loopback fakes; 1,000-message Telegram burst over 100 chats; lost and duplicate replies across kill -9 mid-burst",
   async run(context: BenchContext): Promise<BenchResult> {
     const benchStarted = performance.now();
     const scratch = await mkdtemp(join(tmpdir(), "faraday-bench-channels-"));
@@ -78,8 +82,9 @@ export const channelsBench: BenchModule = {
       let with16: ChannelsRun | undefined;
       if (left >= SECOND_RUN_NEEDS_MS) with16 = await runChannelsGateway(environment, { label: "16", maxConcurrent: 16, measureIdle: false });
       else context.log(`burst with maxConcurrent 16 skipped: ${(left / 1000).toFixed(0)} s of the bench's budget left`);
+      const kills = await runKillBursts(environment);
       return {
-        rows: rowsFor({ bare, telegramOnly, discordOnly }, withDefault, with16, { run: deployed, describe: deployedEnv.describe }),
+        rows: [...rowsFor({ bare, telegramOnly, discordOnly }, withDefault, with16, { run: deployed, describe: deployedEnv.describe }), ...killRows(kills)],
         data: {
           discordHeartbeatIntervalMs: DISCORD_HEARTBEAT_MS,
           idleAfterMs: IDLE_AFTER_MS,
@@ -89,6 +94,7 @@ export const channelsBench: BenchModule = {
           maxConcurrentDefault: withDefault,
           maxConcurrentDefaultAsDeployed: { env: deployedEnv.env, ...deployed },
           maxConcurrent16: with16 ?? null,
+          killMidBurst: kills,
         },
       };
     } finally {
@@ -342,7 +348,40 @@ async function runBurst(environment: Environment, gateway: GatewayProcess, teleg
   const modelCalls = model.requests.filter((request) => Array.isArray(request.body?.messages)).length;
   model.requests.length = 0;
 
-  // Per chat: reply k must echo message k; nothing twice, nothing unexpected.
+  const checks = tallyReplies(replies);
+
+  const throughput = Number.isFinite(lastReplyMs) ? BURST_TOTAL / (lastReplyMs / 1000) : Number.NaN;
+  const ok = !timedOut && checks.answered === BURST_TOTAL && checks.chatsInOrder === BURST_CHATS && checks.duplicates === 0 && checks.unexpected === 0;
+  context.log(
+    `burst, maxConcurrent ${label}: ${timedOut ? `TIMED OUT after ${BURST_MAX_MS / 1000} s with ${replies.length} replies` : `${BURST_TOTAL} replies, last ${formatMs(lastReplyMs)} after the first push = ${throughput.toFixed(0)} msgs/s`}; ` +
+      `first reply ${formatMs(replyTimes[0] ?? Number.NaN)}; CPU gateway ${((gatewayCpuSeconds / cpuWindowMs) * 100_000).toFixed(0)}%, bench (fakes) ${(((benchCpu.user + benchCpu.system) / 1000 / cpuWindowMs) * 100).toFixed(0)}%; ` +
+      `gateway logged ${output.lines} lines / ${(output.bytes / 1024).toFixed(0)} KiB; ` +
+      `${checks.answered} answered, ${checks.chatsInOrder} chats in order, ${checks.duplicates} duplicates, ${checks.unexpected} unexpected; calls ${JSON.stringify(callsByMethod)}; model calls ${modelCalls}`,
+  );
+  if (checks.samples.length > 0) context.log(`burst problems: ${checks.samples.join("; ")}`);
+  return {
+    messages: BURST_TOTAL,
+    chats: BURST_CHATS,
+    pushMs: Number(pushMs.toFixed(1)),
+    timedOut,
+    lastReplyMs,
+    firstReplyMs: replyTimes[0] ?? null,
+    replyMs: { p50: percentile(replyTimes, 0.5), p90: percentile(replyTimes, 0.9), p99: percentile(replyTimes, 0.99) },
+    messagesPerSecond: Number(throughput.toFixed(1)),
+    replies: replies.length,
+    checks: { ...checks, ok },
+    telegramCallsByMethod: callsByMethod,
+    modelCalls,
+    gatewayCpuPercent: Number(((gatewayCpuSeconds / cpuWindowMs) * 100_000).toFixed(1)),
+    benchProcessCpuPercent: Number((((benchCpu.user + benchCpu.system) / 1000 / cpuWindowMs) * 100).toFixed(1)),
+    gatewayOutput: output,
+    gatewayRssAfterBytes: memory.rssBytes,
+    gatewayPeakRssBytes: memory.peakRssBytes,
+  };
+}
+
+/** Per chat: reply k must echo message k; nothing twice, nothing unexpected, nothing missing. */
+function tallyReplies(replies: readonly TelegramParams[]) {
   const checks = { answered: 0, chatsInOrder: 0, outOfOrder: 0, duplicates: 0, unexpected: 0, missing: 0, samples: [] as string[] };
   const byChat = new Map<string, string[]>();
   for (const reply of replies) {
@@ -384,38 +423,106 @@ async function runBurst(environment: Environment, gateway: GatewayProcess, teleg
     checks.unexpected += texts.length;
     note(`chat ${chat} was not in the burst: ${texts.length} replies`);
   }
+  return checks;
+}
 
-  const throughput = Number.isFinite(lastReplyMs) ? BURST_TOTAL / (lastReplyMs / 1000) : Number.NaN;
-  const ok = !timedOut && checks.answered === BURST_TOTAL && checks.chatsInOrder === BURST_CHATS && checks.duplicates === 0 && checks.unexpected === 0;
-  context.log(
-    `burst, maxConcurrent ${label}: ${timedOut ? `TIMED OUT after ${BURST_MAX_MS / 1000} s with ${replies.length} replies` : `${BURST_TOTAL} replies, last ${formatMs(lastReplyMs)} after the first push = ${throughput.toFixed(0)} msgs/s`}; ` +
-      `first reply ${formatMs(replyTimes[0] ?? Number.NaN)}; CPU gateway ${((gatewayCpuSeconds / cpuWindowMs) * 100_000).toFixed(0)}%, bench (fakes) ${(((benchCpu.user + benchCpu.system) / 1000 / cpuWindowMs) * 100).toFixed(0)}%; ` +
-      `gateway logged ${output.lines} lines / ${(output.bytes / 1024).toFixed(0)} KiB; ` +
-      `${checks.answered} answered, ${checks.chatsInOrder} chats in order, ${checks.duplicates} duplicates, ${checks.unexpected} unexpected; calls ${JSON.stringify(callsByMethod)}; model calls ${modelCalls}`,
-  );
-  if (checks.samples.length > 0) context.log(`burst problems: ${checks.samples.join("; ")}`);
-  return {
-    messages: BURST_TOTAL,
-    chats: BURST_CHATS,
-    pushMs: Number(pushMs.toFixed(1)),
-    timedOut,
-    lastReplyMs,
-    firstReplyMs: replyTimes[0] ?? null,
-    replyMs: { p50: percentile(replyTimes, 0.5), p90: percentile(replyTimes, 0.9), p99: percentile(replyTimes, 0.99) },
-    messagesPerSecond: Number(throughput.toFixed(1)),
-    replies: replies.length,
-    checks: { ...checks, ok },
-    telegramCallsByMethod: callsByMethod,
-    modelCalls,
-    gatewayCpuPercent: Number(((gatewayCpuSeconds / cpuWindowMs) * 100_000).toFixed(1)),
-    benchProcessCpuPercent: Number((((benchCpu.user + benchCpu.system) / 1000 / cpuWindowMs) * 100).toFixed(1)),
-    gatewayOutput: output,
-    gatewayRssAfterBytes: memory.rssBytes,
-    gatewayPeakRssBytes: memory.peakRssBytes,
-  };
+/** Where in the burst each kill -9 lands: after this many replies have reached the fake. */
+const KILL_AFTER_REPLIES = [250, 500, 750] as const;
+const KILL_RECOVERY_MAX_MS = 40_000;
+
+/**
+ * kill -9 mid-burst, then a restart on the same state dir: every message must still be answered
+ * (0 lost), and a reply the fake received but the gateway had not yet recorded as sent is sent
+ * again (a duplicate). One fresh gateway, fake and state dir per kill point.
+ */
+async function runKillBursts(environment: Environment) {
+  const rounds = [];
+  for (const killAfter of KILL_AFTER_REPLIES) rounds.push(await runKillBurst(environment, killAfter));
+  const total = rounds.reduce((sum, round) => ({
+    messages: sum.messages + BURST_TOTAL,
+    lost: sum.lost + round.checks.missing,
+    unrecordedAtKill: sum.unrecordedAtKill + round.unrecordedAtKill,
+    duplicates: sum.duplicates + round.checks.duplicates,
+    unexpected: sum.unexpected + round.checks.unexpected,
+  }), { messages: 0, lost: 0, duplicates: 0, unexpected: 0, unrecordedAtKill: 0 });
+  environment.context.log(`kill -9 mid-burst, ${rounds.length} rounds: ${total.lost} lost, ${total.duplicates} duplicates of ${total.messages} replies; ${total.unrecordedAtKill} replies were taken by the fake but not yet recorded at the kills`);
+  return { rounds, total };
+}
+
+async function runKillBurst(environment: Environment, killAfter: number) {
+  const { context } = environment;
+  const fakes = await startChannelFakes(["telegram"]);
+  const telegram = fakes.telegram as TelegramFake;
+  let gateway: GatewayProcess | undefined;
+  try {
+    const stateDir = await writeConfig(environment, `kill-${killAfter}`, { agents: { defaults: { model: MODEL }, list: [{ id: "main", default: true }] }, channels: fakes.config });
+    gateway = await launch(environment, stateDir, fakes.env);
+    await waitForConnected(gateway, fakes.components);
+    for (let index = 0; index < BURST_PER_CHAT; index += 1) {
+      for (let chat = 0; chat < BURST_CHATS; chat += 1) telegram.pushMessage({ chatId: senderId(chat), fromId: senderId(chat), text: burstText(chat, index) });
+    }
+    const deadline = performance.now() + BURST_MAX_MS;
+    while (telegram.sent().length < killAfter && performance.now() < deadline && gateway.exitStatus === undefined) await sleep(1);
+    gateway.child.kill("SIGKILL");
+    await gateway.exited;
+    const sentAtKill = telegram.sent().length;
+    gateway = undefined;
+    // Which of the replies the fake took had the dead gateway recorded as sent? Those it had not
+    // are the window a kill can hit: they will be sent again after the restart.
+    const unrecordedAtKill = unrecordedReplies(stateDir, telegram.sent());
+
+    const restarted = await launch(environment, stateDir, fakes.env);
+    gateway = restarted;
+    const restartedAt = performance.now();
+    await waitForConnected(restarted, fakes.components);
+    let checks = tallyReplies(telegram.sent());
+    const recoveryDeadline = restartedAt + KILL_RECOVERY_MAX_MS;
+    while (checks.answered < BURST_TOTAL && performance.now() < recoveryDeadline) {
+      if (restarted.exitStatus !== undefined) throw new Error(`gateway exited with ${restarted.exitStatus} after the kill\n${restarted.outputTail()}`);
+      await sleep(20);
+      checks = tallyReplies(telegram.sent());
+    }
+    const recoveredMs = performance.now() - restartedAt;
+    await sleep(DUPLICATE_GRACE_MS); // anything sent after this would be a duplicate too
+    checks = tallyReplies(telegram.sent());
+    context.log(
+      `kill -9 after ${sentAtKill} replies (aimed at ${killAfter}): restarted, all answered ${formatMs(recoveredMs)} after the restart; ` +
+        `${checks.missing} lost, ${checks.duplicates} duplicates (${unrecordedAtKill} replies the fake had taken were not yet recorded as sent at the kill), ${checks.unexpected} unexpected, ${checks.chatsInOrder}/${BURST_CHATS} chats in order` +
+        `${checks.samples.length > 0 ? `; ${checks.samples.join("; ")}` : ""}`,
+    );
+    return { killAfter, sentAtKill, unrecordedAtKill, recoveredMs: Math.round(recoveredMs), checks };
+  } finally {
+    if (gateway !== undefined) await stopAndReport(environment, gateway);
+    await fakes.close();
+  }
+}
+
+/** Replies the fake accepted whose ingress row says no chunk was sent (read from the dead gateway's database). */
+function unrecordedReplies(stateDir: string, replies: readonly TelegramParams[]): number {
+  const database = new DatabaseSync(join(stateDir, "faraday.sqlite"), { readOnly: true });
+  try {
+    const sentChunks = new Map<string, number>();
+    for (const row of database.prepare("SELECT chat, message, chunks_sent FROM ingress").all() as Array<{ chat: string; message: string; chunks_sent: number }>) {
+      sentChunks.set(`${row.chat}\n${(JSON.parse(row.message) as { text: string }).text}`, row.chunks_sent);
+    }
+    return replies.filter((reply) => (sentChunks.get(`${reply.chat_id}\n${String(reply.text)}`) ?? 0) === 0).length;
+  } finally {
+    database.close();
+  }
 }
 
 type IdleReading = Awaited<ReturnType<typeof measureIdle>>;
+
+function killRows(kills: Awaited<ReturnType<typeof runKillBursts>>): BenchRow[] {
+  const { total, rounds } = kills;
+  return [{
+    figure: `Telegram burst killed -9 mid-way (after ${rounds.map((round) => round.sentAtKill).join(" / ")} of 1,000 replies), restarted: lost / sent twice`,
+    ours: `${total.lost} / ${total.duplicates} of ${total.messages} (${(total.duplicates / total.messages * 100).toFixed(2)} %; per kill ${rounds.map((round) => round.checks.duplicates).join(" / ")}, = the replies the fake had taken and the gateway had not yet recorded: ${rounds.map((round) => round.unrecordedAtKill).join(" / ")}; all answered ${rounds.map((round) => formatMs(round.recoveredMs)).join(" / ")} after the restart)`,
+    anchor: "",
+    target: "0 lost; duplicates counted (0 in the common case)",
+    met: total.lost === 0 && total.unexpected === 0,
+  }];
+}
 
 function rowsFor(
   idleAlone: { bare: IdleReading; telegramOnly: IdleReading; discordOnly: IdleReading },

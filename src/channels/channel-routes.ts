@@ -94,6 +94,7 @@ export function channelRoutes(control: ChannelControl) {
       const sink = control.deps.telegramWebhook();
       if (!sink) return sendError(reply, 404, "NOT_FOUND", "Telegram webhook mode is not enabled (channels.telegram.webhook)");
       const status = await sink.handle(request.body, request.headers["x-telegram-bot-api-secret-token"] as string | undefined);
+      if (status === 500) return sendError(reply, 500, "INTERNAL", "the update could not be stored; Telegram delivers it again");
       return reply.code(status).send(status === 200 ? { ok: true } : { error: { code: status === 401 ? "AUTH_INVALID" : "CHANNEL_UNAVAILABLE", message: status === 401 ? "wrong webhook secret" : "Telegram channel is not running" } });
     });
   };

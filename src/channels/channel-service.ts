@@ -1,4 +1,5 @@
 import type { FaradayConfig } from "../config/index.ts";
+import { isFaradayError } from "../errors/index.ts";
 import type { ComponentRegistry } from "../gateway/components.ts";
 import type { Logger } from "../logging/index.ts";
 import type { Database } from "../state/index.ts";
@@ -13,6 +14,27 @@ import { splitMessage } from "./split-message.ts";
 const TYPING_REFRESH_MS = 4_000;
 const SEND_ATTEMPTS = 3;
 
+/**
+ * The timers the service sets: the pause between quick send retries and a resend the platform
+ * asked for later (Telegram's 429 `retry_after`). Injectable so a test can move time by hand.
+ */
+export interface ServiceClock {
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realClock: ServiceClock = {
+  setTimeout: (run, ms) => setTimeout(run, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** When the platform said to send again (a FaradayError `CHANNEL_RATE_LIMITED` carries it), in ms. */
+function retryAfterMs(error: unknown): number | undefined {
+  if (!isFaradayError(error, "CHANNEL_RATE_LIMITED")) return undefined;
+  const seconds = error.details?.retryAfterSeconds;
+  return typeof seconds === "number" && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
 export interface ChannelServiceDeps {
   readonly database: Database;
   readonly runtime: AgentRuntime;
@@ -21,14 +43,17 @@ export interface ChannelServiceDeps {
   readonly logger: Logger;
   readonly config: () => FaradayConfig | undefined;
   readonly supervisor?: SupervisorOptions;
+  readonly clock?: ServiceClock;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Channels, end to end: each adapter under its own supervisor; every inbound message stored
  * before it is acknowledged, checked against the access policy, answered by the agent in order
  * per chat, and sent back split to the platform's limit with typing while the turn runs.
+ *
+ * A reply that cannot go out stays stored (status `answered`, chunks sent so far) and is sent
+ * again without a restart: when its channel next reaches `connected`, or when the platform said
+ * to try again (`retry_after`). At start, what a previous run left unfinished is resumed.
  */
 export class ChannelService {
   readonly #deps: ChannelServiceDeps;
@@ -37,10 +62,18 @@ export class ChannelService {
   readonly #supervisors = new Map<string, ChannelSupervisor>();
   readonly #chains = new Map<string, Promise<unknown>>();
   readonly #pruneTimer: NodeJS.Timeout;
+  readonly #clock: ServiceClock;
+  /** Rows queued or being handled now: a reconnect must not queue them twice. */
+  readonly #queued = new Set<number>();
+  /** Rows waiting for the platform's `retry_after` to pass. */
+  readonly #resendTimers = new Map<number, unknown>();
+  /** How often each channel has reached `connected`: tells a send that failed in flight that it missed one. */
+  readonly #connections = new Map<string, number>();
   #stopping = false;
 
   constructor(deps: ChannelServiceDeps) {
     this.#deps = deps;
+    this.#clock = deps.clock ?? realClock;
     this.ingress = new IngressStore(deps.database);
     this.access = new AccessPolicy(deps.database);
     this.ingress.prune();
@@ -58,6 +91,7 @@ export class ChannelService {
     const supervisor = new ChannelSupervisor(adapter, {
       receive: (message) => this.#receive(message),
       action: (action) => this.#action(action),
+      connected: () => this.#reconnected(adapter.name),
     }, this.#deps.components, this.#deps.logger, this.#deps.supervisor);
     this.#supervisors.set(adapter.name, supervisor);
     supervisor.start();
@@ -102,6 +136,22 @@ export class ChannelService {
     return rows.length;
   }
 
+  /**
+   * The channel is (again) connected: send every reply stored for it that is not queued already
+   * or waiting for a `retry_after`, oldest first.
+   */
+  #reconnected(channel: string): void {
+    this.#connections.set(channel, (this.#connections.get(channel) ?? 0) + 1);
+    if (this.#stopping) return;
+    const rows = this.ingress.answeredIn(channel).filter((row) => !this.#queued.has(row.id) && !this.#resendTimers.has(row.id));
+    for (const row of rows) this.#enqueue(row);
+    if (rows.length) this.#deps.logger.info({ channel, replies: rows.length }, "sending the replies stored while the channel was away");
+  }
+
+  #connected(channel: string): boolean {
+    return this.#supervisors.get(channel)?.state.state === "connected";
+  }
+
   async #receive(message: InboundMessage): Promise<void> {
     const row = this.ingress.add(message);
     if (!row) return; // a redelivery: already stored, already being handled
@@ -124,15 +174,61 @@ export class ChannelService {
 
   /** In order per chat; across chats as concurrent as the agent allows. */
   #enqueue(row: IngressRow, outOfBand = false): void {
-    const key = outOfBand ? `${row.message.channel}:${row.message.chat}:oob:${row.id}` : `${row.message.channel}:${row.message.chat}`;
+    const { channel } = row.message;
+    const key = outOfBand ? `${channel}:${row.message.chat}:oob:${row.id}` : `${channel}:${row.message.chat}`;
     const previous = this.#chains.get(key) ?? Promise.resolve();
-    const next = previous.then(() => this.#process(row)).catch((error: unknown) => {
-      this.#deps.logger.error({ err: error, channel: row.message.channel, ingressId: row.id }, "message handling failed; it stays stored and is retried at the next start");
+    this.#queued.add(row.id);
+    let connections = 0;
+    const next = previous.then(() => {
+      connections = this.#connections.get(channel) ?? 0;
+      return this.#process(row);
+    }).then(() => {
+      this.#queued.delete(row.id);
+    }, (error: unknown) => {
+      this.#queued.delete(row.id);
+      try {
+        this.#failed(row.id, channel, error, connections !== (this.#connections.get(channel) ?? 0));
+      } catch (problem) {
+        this.#deps.logger.error({ err: problem, cause: error, channel, ingressId: row.id }, "message handling failed; it stays stored and is retried at the next start");
+      }
     });
     this.#chains.set(key, next);
     void next.then(() => {
       if (this.#chains.get(key) === next) this.#chains.delete(key);
     });
+  }
+
+  /**
+   * A row could not be finished. Its reply (if any) is stored; decide when it goes out: after the
+   * platform's `retry_after`; at once if the channel reconnected while it was in flight (that
+   * reconnect skipped it); otherwise at the channel's next `connected`, or the next start.
+   */
+  #failed(id: number, channel: string, error: unknown, reconnectedMeanwhile: boolean): void {
+    const log = { err: error, channel, ingressId: id };
+    const stored = this.ingress.get(id);
+    if (!stored || (stored.status !== "pending" && stored.status !== "answered")) return;
+    if (this.#stopping) {
+      this.#deps.logger.warn(log, "reply not sent before the stop; it stays stored and is sent after the restart");
+      return;
+    }
+    const wait = retryAfterMs(error);
+    if (wait !== undefined && stored.status === "answered") {
+      this.#deps.logger.warn({ ...log, retryInMs: wait }, "the platform asked to wait before sending; the reply is sent then");
+      const timer = this.#clock.setTimeout(() => {
+        this.#resendTimers.delete(id);
+        const current = this.ingress.get(id);
+        if (!this.#stopping && current && current.status === "answered" && !this.#queued.has(id)) this.#enqueue(current);
+      }, wait);
+      this.#resendTimers.set(id, timer);
+      return;
+    }
+    if (reconnectedMeanwhile && stored.status === "answered" && this.#connected(channel)) {
+      this.#enqueue(stored);
+      return;
+    }
+    this.#deps.logger.error(log, stored.status === "answered"
+      ? "reply not sent; it stays stored and is sent when the channel next connects (or at the next start)"
+      : "message handling failed; it stays stored and is answered at the next start");
   }
 
   async #process(row: IngressRow): Promise<void> {
@@ -206,6 +302,11 @@ export class ChannelService {
     }
   }
 
+  /**
+   * Up to three tries ~0.5 s and 1 s apart while the channel is connected. No quick retry when the
+   * channel is down (the reply goes out when it reconnects) or the platform said when to come
+   * back (`retry_after`): the caller parks the reply instead.
+   */
   async #sendWithRetry(adapter: ChannelAdapter, chat: string, text: string, options?: Parameters<ChannelAdapter["sendText"]>[2]): Promise<string> {
     let lastError: unknown;
     for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
@@ -213,8 +314,8 @@ export class ChannelService {
         return await adapter.sendText(chat, text, options);
       } catch (error) {
         lastError = error;
-        if (this.#stopping) break;
-        await sleep(500 * 2 ** attempt);
+        if (this.#stopping || retryAfterMs(error) !== undefined || !this.#connected(adapter.name) || attempt === SEND_ATTEMPTS - 1) break;
+        await new Promise((resolve) => this.#clock.setTimeout(() => resolve(undefined), 500 * 2 ** attempt));
       }
     }
     throw lastError;
@@ -231,6 +332,8 @@ export class ChannelService {
     // restart), let the turns in flight finish and send, then disconnect.
     this.#stopping = true;
     clearInterval(this.#pruneTimer);
+    for (const timer of this.#resendTimers.values()) this.#clock.clearTimeout(timer);
+    this.#resendTimers.clear();
     await Promise.allSettled([...this.#chains.values()]);
     await Promise.all([...this.#supervisors.values()].map((supervisor) => supervisor.stop()));
   }

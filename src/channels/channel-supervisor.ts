@@ -16,6 +16,12 @@ const FATAL = new Set(["CHANNEL_AUTH_FAILED", "CHANNEL_INTENTS_DISALLOWED", "CHA
 /** Fatal errors that mean "needs a new link" rather than "broken". */
 const LOGGED_OUT = new Set(["CHANNEL_LOGGED_OUT"]);
 
+/** What the supervisor hands the adapter, plus what it reports to its owner. */
+export interface SupervisorHooks extends Omit<ChannelHooks, "setState" | "alive"> {
+  /** The channel reached `connected` (first start, a restart, a resume): replies waiting on it can go out. */
+  connected?(): void;
+}
+
 /**
  * Runs one channel: starts it, watches it (a liveness watchdog turns a silent connection into
  * `reconnecting`), and restarts it alone with capped exponential backoff and jitter — never the
@@ -24,6 +30,7 @@ const LOGGED_OUT = new Set(["CHANNEL_LOGGED_OUT"]);
 export class ChannelSupervisor {
   readonly adapter: ChannelAdapter;
   readonly #hooks: Omit<ChannelHooks, "setState" | "alive">;
+  readonly #onConnected: (() => void) | undefined;
   readonly #components: ComponentRegistry;
   readonly #logger: Logger;
   readonly #options: Required<SupervisorOptions>;
@@ -37,9 +44,11 @@ export class ChannelSupervisor {
   #retry: NodeJS.Timeout | undefined;
   #connectedAt = 0;
 
-  constructor(adapter: ChannelAdapter, hooks: Omit<ChannelHooks, "setState" | "alive">, components: ComponentRegistry, logger: Logger, options: SupervisorOptions = {}) {
+  constructor(adapter: ChannelAdapter, hooks: SupervisorHooks, components: ComponentRegistry, logger: Logger, options: SupervisorOptions = {}) {
     this.adapter = adapter;
-    this.#hooks = hooks;
+    const { connected, ...adapterHooks } = hooks;
+    this.#hooks = adapterHooks;
+    this.#onConnected = connected?.bind(hooks);
     this.#components = components;
     this.#logger = logger.child({ channel: adapter.name });
     this.#options = {
@@ -56,6 +65,7 @@ export class ChannelSupervisor {
 
   #set(state: ChannelState, reason: string): void {
     if (state === this.#state && reason === this.#reason) return;
+    const reached = state === "connected" && this.#state !== "connected";
     if (state !== this.#state) this.#logger.info({ state, reason }, "channel state changed");
     this.#state = state;
     this.#reason = reason;
@@ -65,6 +75,13 @@ export class ChannelSupervisor {
       ready: state === "connected" || state === "disabled",
     });
     if (state === "connected") this.#connectedAt = Date.now();
+    if (reached) {
+      try {
+        this.#onConnected?.();
+      } catch (error) {
+        this.#logger.error({ err: error }, "handling the channel's reconnect failed");
+      }
+    }
   }
 
   start(): void {

@@ -11,10 +11,16 @@ export interface IngressRow {
   readonly chunksSent: number;
 }
 
+type StoredRow = { id: number; message: string; status: IngressStatus; reply: string | null; chunks_sent: number };
+
+const toRow = (row: StoredRow): IngressRow => ({ id: row.id, message: JSON.parse(row.message) as InboundMessage, status: row.status, reply: row.reply, chunksSent: row.chunks_sent });
+
 /**
  * Inbound messages, stored before the platform is acknowledged and deduplicated by platform id.
  * A row moves pending → answered (reply stored) → done (every chunk sent); after a crash,
- * pending rows are answered and answered rows finish sending — each exactly once.
+ * pending rows are answered once and answered rows finish sending from the first chunk not
+ * recorded as sent (a chunk the platform took just before the crash, before its record, goes
+ * out twice: at least once, never lost).
  */
 export class IngressStore {
   readonly #statements;
@@ -28,6 +34,7 @@ export class IngressStore {
       chunk: prepare("UPDATE ingress SET chunks_sent = ? WHERE id = ?"),
       finish: prepare("UPDATE ingress SET status = ?, finished_at = ? WHERE id = ?"),
       unfinished: prepare("SELECT * FROM ingress WHERE status IN ('pending', 'answered') ORDER BY id"),
+      answeredIn: prepare("SELECT * FROM ingress WHERE status = 'answered' AND channel = ? ORDER BY id"),
       byId: prepare("SELECT * FROM ingress WHERE id = ?"),
       hasChat: prepare("SELECT 1 AS found FROM ingress WHERE channel = ? AND chat = ? LIMIT 1"),
       counts: prepare("SELECT channel, status, COUNT(*) AS count FROM ingress GROUP BY channel, status"),
@@ -55,8 +62,17 @@ export class IngressStore {
 
   /** Rows a previous run did not finish, oldest first. */
   unfinished(): IngressRow[] {
-    return (this.#statements.unfinished.all() as Array<{ id: number; message: string; status: IngressStatus; reply: string | null; chunks_sent: number }>)
-      .map((row) => ({ id: row.id, message: JSON.parse(row.message) as InboundMessage, status: row.status, reply: row.reply, chunksSent: row.chunks_sent }));
+    return (this.#statements.unfinished.all() as StoredRow[]).map(toRow);
+  }
+
+  /** Replies stored for `channel` and not (fully) sent yet, oldest first. */
+  answeredIn(channel: string): IngressRow[] {
+    return (this.#statements.answeredIn.all(channel) as StoredRow[]).map(toRow);
+  }
+
+  get(id: number): IngressRow | undefined {
+    const row = this.#statements.byId.get(id) as StoredRow | undefined;
+    return row ? toRow(row) : undefined;
   }
 
   /**

@@ -84,10 +84,13 @@ test("a 429 on send is waited out and the message arrives once", async (t) => {
 });
 
 test("a gateway close 4000 resumes without a new identify, and messages keep flowing", async (t) => {
-  const { discord } = await setup(t, { dmPolicy: "open" });
+  const { discord, gateway, channelState } = await setup(t, { dmPolicy: "open" });
   const identifies = discord.identifies;
   discord.closeConnection(4000);
   await eventually(() => discord.resumes >= 1, 10_000, "a resume");
+  // Reported while it lasted (the state flips back within a second: read the log, not a poll).
+  await eventually(() => /"state":"reconnecting","reason":"gateway connection lost; discord.js is resuming it"/.test(gateway.stdout()), 10_000, "reconnecting reported");
+  await eventually(async () => (await channelState())?.state === "connected", 10_000, "connected after the resume");
   discord.pushMessage({ channelId: "400000000000000004", authorId: OWNER, content: "still there?", dm: true });
   await eventually(() => discord.sentMessages().some((message) => message.content === "You said: still there?"), 10_000, "the answer after resume");
   assert.equal(discord.identifies, identifies);
@@ -107,4 +110,47 @@ test("a half-open connection is reported as not connected within the watchdog in
   const started = Date.now();
   await eventually(async () => (await channelState())?.state !== "connected", 10_000, "the watchdog");
   assert.ok(Date.now() - started < 8_000, `noticed after ${Date.now() - started} ms (watchdog 3 s)`);
+});
+
+test("fatal gateway closes (4004, 4010–4014), at login or after it, end `failed` with the fix, without a retry loop", async (t) => {
+  const { discord, gateway, channelState } = await setup(t, { dmPolicy: "open" });
+  const restart = async () => {
+    assert.equal((await api(gateway.url, "/api/channels/discord/restart", { token: TOKEN, method: "POST", body: {} })).status, 200);
+  };
+  // `failed` is only ever reached by a fatal error: a retried one shows `reconnecting` ("retrying in N s") instead.
+  const expectFailed = async (reason: RegExp, what: string) => {
+    await eventually(async () => (await channelState())?.state === "failed", 15_000, `failed after ${what}`).catch(async (error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(await channelState())}`);
+    });
+    assert.match((await channelState()).reason, reason, what);
+  };
+  const reasons: Array<[number, RegExp]> = [
+    [4004, /rejected the bot token.*DISCORD_BOT_TOKEN/],
+    [4010, /Invalid shard/],
+    [4011, /Sharding required.*fewer servers/],
+    [4012, /Invalid API version.*Update Faraday/],
+    [4013, /Invalid intents/],
+    [4014, /Message Content Intent/],
+  ];
+  // After ready: discord.js emits ShardDisconnect and its shard has stopped.
+  for (const [code, reason] of reasons) {
+    const identifies = discord.identifies;
+    discord.closeConnection(code);
+    await expectFailed(reason, `close ${code} after ready`);
+    assert.equal(discord.identifies, identifies, `no new identify after ${code}`);
+    await restart();
+    await eventually(async () => (await channelState())?.state === "connected", 15_000, `connected again after ${code}`);
+  }
+  // At login: discord.js's login rejects with "Authentication failed", "Invalid shard", … .
+  for (const [code, reason] of reasons) {
+    discord.refuseIdentify(code as 4004);
+    const identifies = discord.identifies;
+    await restart();
+    await expectFailed(reason, `close ${code} at login`);
+    assert.equal(discord.identifies, identifies + 1, `one identify for ${code}, not a loop`);
+  }
+  discord.refuseIdentify(undefined);
+  await restart();
+  await eventually(async () => (await channelState())?.state === "connected", 15_000, "connected once Discord accepts again");
+  assert.equal((await api(gateway.url, "/healthz")).status, 200);
 });

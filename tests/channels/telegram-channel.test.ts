@@ -208,3 +208,57 @@ test("a confirm-level tool asks in the Telegram chat with Yes/No buttons; only t
   await eventually(() => favcrm.calls.some((call) => call.tool === "void_invoice"), 10_000, "the call after Yes");
   await eventually(() => telegram.sent(-700).some((message) => /^Done:/.test(message.text)), 10_000, "the reply");
 });
+
+test("webhook mode: an update that cannot be stored is answered 500, and Telegram's redelivery is stored and answered once", async (t) => {
+  const stateDir = await tempStateDir(t);
+  const { createServer } = await import("node:net");
+  const port = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port: free } = server.address() as { port: number };
+      server.close(() => resolve(free));
+    });
+  });
+  const url = `http://127.0.0.1:${port}/channels/telegram/webhook`;
+  const model = await startAnthropicFake();
+  t.after(() => model.close());
+  model.setDefault((request) => ({ text: `You said: ${lastUserText(request)}` }));
+  const telegram = await startTelegramFake();
+  t.after(() => telegram.close());
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, "openclaw.json"), JSON.stringify({
+    agents: { defaults: { model: "anthropic/claude-test" } },
+    channels: { telegram: { enabled: true, apiRoot: telegram.url, allowFrom: [OWNER], webhook: { url: "https://bot.example.test/channels/telegram/webhook", secret: "webhook-secret-123" } } },
+  }));
+  const gateway = await startGateway(t, stateDir, {
+    args: ["--port", String(port)],
+    allowUnconfigured: false,
+    env: { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_API_KEY: "fake-anthropic-key-for-tests", ANTHROPIC_BASE_URL: model.url, TELEGRAM_BOT_TOKEN: telegram.token },
+  });
+  await eventually(() => telegram.webhookUrl !== "", 10_000, "setWebhook");
+
+  // Another process holds the database's write lock: the gateway cannot store the update
+  // (SQLite gives up after its 5 s busy timeout) — a real store failure, not a mock.
+  const { DatabaseSync } = await import("node:sqlite");
+  const locker = new DatabaseSync(join(stateDir, "faraday.sqlite"), { timeout: 5_000 });
+  t.after(() => locker.close());
+  locker.exec("BEGIN IMMEDIATE");
+  const update = { update_id: 7, message: { message_id: 7, date: 0, chat: { id: OWNER, type: "private", first_name: "O" }, from: { id: OWNER, is_bot: false, first_name: "O" }, text: "stored on the second try" } };
+  const statuses = await telegram.deliverWebhook(url, update as never, {
+    secondMs: 100,
+    // Telegram sends the update again at once after the first failure: free the database first.
+    onAttempt: (status, attempt) => {
+      if (attempt === 1) locker.exec("ROLLBACK");
+    },
+  });
+  assert.deepEqual(statuses, [500, 200], "500 while not stored, then the redelivery is taken");
+  await eventually(() => telegram.sent(OWNER).length === 1, 10_000, "the answer").catch((error) => {
+    throw new Error(`${error.message}\n${gateway.stdout().slice(-3000)}`);
+  });
+  assert.equal(telegram.sent(OWNER)[0]!.text, "You said: stored on the second try");
+  // A later update is the sentinel: by its answer, a second answer to the first would have come.
+  const next = { ...update, update_id: 8, message: { ...update.message, message_id: 8, text: "and this one" } };
+  assert.deepEqual(await telegram.deliverWebhook(url, next as never), [200]);
+  await eventually(() => telegram.sent(OWNER).length === 2, 10_000, "the second answer");
+  assert.deepEqual(telegram.sent(OWNER).map((message) => message.text), ["You said: stored on the second try", "You said: and this one"]);
+  assert.match(gateway.stdout(), /could not store a Telegram update/);
+});

@@ -240,3 +240,46 @@ test("linking by pairing code through the CLI prints the 8-character code", asyn
   assert.equal((await cli.exited).code, 0, cli.stdout() + cli.stderr());
   await eventually(async () => (await channel()).state === "connected", 20_000, "connected");
 });
+
+test("a reply produced while the WhatsApp socket is down stays stored and is delivered once after the reconnect, without a restart", async (t) => {
+  const { fake, launch, model } = await setup(t);
+  const { gateway, channel, login } = await launch();
+  await link(fake, gateway, login);
+  await eventually(async () => (await channel()).state === "connected", 20_000, "connected");
+  await fake.sendText({ from: CUSTOMER, text: "hello" });
+  await fake.waitForMessage((message) => message.text === "You said: hello", 20_000);
+
+  // The turn for this message waits until the socket is down.
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  t.after(() => release());
+  model.setDefault(async (request) => {
+    const text = lastUserText(request);
+    if (text === "written before the drop") await gate;
+    return { text: `You said: ${text}` };
+  });
+  await fake.sendText({ from: CUSTOMER, text: "written before the drop" });
+  await eventually(() => model.requests.some((request) => JSON.stringify(request.body ?? "").includes("written before the drop")), 20_000, "the turn started");
+
+  // The connection drops, and WhatsApp stays unreachable (handshakes go unanswered).
+  fake.disconnect(500);
+  fake.silence(true);
+  await eventually(async () => (await channel()).state !== "connected", 15_000, "not connected");
+  release();
+  // The sentinel: the gateway says the reply is parked for the reconnect (no restart involved).
+  await eventually(() => /sent when the channel next connects/.test(gateway.stdout()), 15_000, "the reply parked").catch((error) => {
+    throw new Error(`${error.message}\n${gateway.stdout().slice(-4000)}`);
+  });
+  assert.equal(fake.received.filter((message) => message.text === "You said: written before the drop").length, 0);
+
+  // WhatsApp answers again; the hanging handshake is cut, and the supervisor reconnects.
+  fake.silence(false);
+  fake.dropSocket();
+  await fake.waitForMessage((message) => message.text === "You said: written before the drop", 30_000);
+  await eventually(async () => (await channel()).state === "connected", 20_000, "connected again");
+  // A later message is the sentinel for "no second copy".
+  await fake.sendText({ from: CUSTOMER, text: "still there?" });
+  await fake.waitForMessage((message) => message.text === "You said: still there?", 20_000);
+  assert.equal(fake.received.filter((message) => message.text === "You said: written before the drop").length, 1, "delivered once");
+  assert.deepEqual(fake.errors, []);
+});

@@ -415,3 +415,25 @@ test("the gateway speaks zlib-stream when a client asks for it", async (t) => {
   assert.deepEqual(payloads.map((payload) => [payload.op, payload.t]), [[10, null], [0, "READY"], [0, "GUILD_CREATE"]]);
   for (const frame of frames) assert.deepEqual([...frame.subarray(-4)], [0, 0, 0xff, 0xff]);
 });
+
+test("refuseIdentify(4011): login rejects with discord.js's 'Sharding is required' and the shard stays down", async (t) => {
+  const { fake, connect } = await setup(t);
+  fake.refuseIdentify(4011);
+  const client = await connect({ login: false });
+  const disconnected = nextEvent<[{ code: number }]>(client, "shardDisconnect");
+  await assert.rejects(client.login(fake.token), { name: "Error", message: "Sharding is required" });
+  assert.equal((await disconnected)[0].code, 4011);
+  assert.equal(fake.identifies, 1);
+});
+
+test("a fatal close after ready (4010) fires shardDisconnect, the shard stops, and the session is gone", async (t) => {
+  const { fake, connect } = await setup(t);
+  const client = await connect();
+  const disconnected = nextEvent<[{ code: number }]>(client, "shardDisconnect");
+  fake.closeConnection(4010);
+  assert.equal((await disconnected)[0].code, 4010);
+  // discord.js marks the shard Disconnected (5) for the unrecoverable codes only; it neither resumes nor identifies.
+  assert.equal(client.ws.shards.first()?.status, 5);
+  assert.equal(fake.resumes, 0);
+  assert.equal(fake.identifies, 1);
+});

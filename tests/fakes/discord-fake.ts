@@ -23,7 +23,18 @@
  *   unknown session;
  * - the bot's own messages come back as MESSAGE_CREATE, as on Discord;
  * - 2000-character content limit (counted in code points), empty-message and unknown-reply
- *   errors, injected 429s with the headers @discordjs/rest reads.
+ *   errors, injected 429s with the headers @discordjs/rest reads;
+ * - fatal close codes (4004 Authentication failed, 4010 Invalid shard, 4011 Sharding required,
+ *   4012 Invalid API version, 4013 Invalid intent(s), 4014 Disallowed intent(s)) end the session:
+ *   Discord does not take it back, so a RESUME after one gets INVALID_SESSION. The client side of
+ *   those codes is what the gateway's adapter has to handle, checked against @discordjs/ws 1.2
+ *   `WebSocketShard.onClose` (these codes emit an error and destroy the shard without `recover`, so
+ *   it never reconnects; during login `connect()` rejects with that error: "Authentication failed",
+ *   "Invalid shard", "Sharding is required", "Used an invalid API version", "Used invalid intents",
+ *   "Used disallowed intents") and discord.js 14 `WebSocketManager` (`UNRECOVERABLE_CLOSE_CODES`:
+ *   only these emit `shardDisconnect`; every other close emits `shardReconnecting` and resumes or
+ *   re-identifies). `refuseIdentify(code)` makes the next IDENTIFYs close with one of them, as
+ *   Discord does when the bot outgrows one shard (4011) or the portal changes under it.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -31,6 +42,15 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { constants as zlibConstants, createDeflate, type Deflate } from "node:zlib";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
+
+/** Close codes after which Discord ends the session and the client must not reconnect. */
+export const FATAL_CLOSE_CODES = [4004, 4010, 4011, 4012, 4013, 4014] as const;
+export type FatalCloseCode = (typeof FATAL_CLOSE_CODES)[number];
+const CLOSE_REASONS: Record<number, string> = {
+  4000: "Unknown error.", 4004: "Authentication failed.", 4007: "Invalid seq.", 4008: "Rate limited.",
+  4009: "Session timed out.", 4010: "Invalid shard.", 4011: "Sharding required.", 4012: "Invalid API version.",
+  4013: "Invalid intent(s).", 4014: "Disallowed intent(s).",
+};
 
 /** An obviously fake bot token, the default for {@link DiscordFakeOptions.token}. */
 export const DISCORD_FAKE_DEFAULT_TOKEN = "FAKE0000.discord-fake.not-a-real-bot-token";
@@ -198,8 +218,13 @@ export interface DiscordFake {
   pushMessage(message: DiscordPushMessage): DiscordFakeMessage;
   /** INTERACTION_CREATE for a button click. Returns the interaction's id and token. */
   pushInteraction(interaction: DiscordPushInteraction): { id: string; token: string };
-  /** Closes every open gateway socket with `code`; 1006 destroys the TCP socket with no close frame. */
+  /**
+   * Closes every open gateway socket with `code`; 1006 destroys the TCP socket with no close frame.
+   * A fatal code (4004, 4010–4014) also ends the session, as on Discord.
+   */
   closeConnection(code: number): void;
+  /** Every IDENTIFY from now on closes with this fatal code (undefined: accept them again). */
+  refuseIdentify(code: FatalCloseCode | undefined): void;
   /** op 7 RECONNECT on every open socket. */
   requestReconnect(): void;
   /**
@@ -286,6 +311,7 @@ export async function startDiscordFake(options: DiscordFakeOptions = {}): Promis
   const sessions = new Map<string, Session>();
   const connections = new Set<Connection>();
   let identifies = 0;
+  let refusedIdentify: FatalCloseCode | undefined;
   let resumes = 0;
 
   const user = (id: string, name?: string): DiscordFakeUser => {
@@ -341,6 +367,12 @@ export async function startDiscordFake(options: DiscordFakeOptions = {}): Promis
   };
 
   const closeSocket = (connection: Connection, code: number, reason: string): void => {
+    // Discord does not take a session back after a fatal close: a later RESUME is refused.
+    if ((FATAL_CLOSE_CODES as readonly number[]).includes(code) && connection.session) {
+      sessions.delete(connection.session.id);
+      connection.session.connection = null;
+      connection.session = null;
+    }
     if (code === 1006) connection.socket.terminate();
     else connection.socket.close(code, reason);
   };
@@ -363,6 +395,7 @@ export async function startDiscordFake(options: DiscordFakeOptions = {}): Promis
     identifies += 1;
     if (connection.session) return closeSocket(connection, 4005, "Already authenticated.");
     if (data.token !== token) return closeSocket(connection, 4004, "Authentication failed.");
+    if (refusedIdentify !== undefined) return closeSocket(connection, refusedIdentify, CLOSE_REASONS[refusedIdentify] ?? "");
     if (typeof data.intents !== "number" || !Number.isInteger(data.intents) || data.intents < 0) {
       return closeSocket(connection, 4013, "Invalid intent(s).");
     }
@@ -886,11 +919,10 @@ export async function startDiscordFake(options: DiscordFakeOptions = {}): Promis
       return { id: interaction.id, token: interaction.token };
     },
     closeConnection(code) {
-      const reasons: Record<number, string> = {
-        4000: "Unknown error.", 4004: "Authentication failed.", 4007: "Invalid seq.", 4008: "Rate limited.",
-        4009: "Session timed out.", 4014: "Disallowed intent(s).",
-      };
-      for (const connection of [...connections]) closeSocket(connection, code, reasons[code] ?? "");
+      for (const connection of [...connections]) closeSocket(connection, code, CLOSE_REASONS[code] ?? "");
+    },
+    refuseIdentify(code) {
+      refusedIdentify = code;
     },
     requestReconnect() {
       for (const connection of connections) sendFrame(connection, { op: Op.Reconnect, d: null });

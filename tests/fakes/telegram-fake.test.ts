@@ -521,3 +521,36 @@ test("with the real server's 3 s anti-spin floor, bot.stop() right after a poll 
   assert.ok(Date.now() - startedAt >= 900, "the confirming getUpdates was held for the floor");
   assert.equal(await stopped, undefined);
 });
+
+test("deliverWebhook sends an update again until a 2xx, like Telegram's WebhookActor: at once, then after 2 s, honouring Retry-After", LIMIT, async (t) => {
+  const fake = await telegramFake(t);
+  const answers = [500, 503, 429, 200];
+  const seen: Array<{ at: number; body: string }> = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    request.on("end", () => {
+      seen.push({ at: performance.now(), body });
+      const status = answers[seen.length - 1] ?? 200;
+      response.writeHead(status, status === 429 ? { "retry-after": "1" } : {});
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  defer(t, () => new Promise<void>((resolve) => server.close(() => resolve())));
+  const hook = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const updateId = fake.pushMessage({ chatId: 13, fromId: 13, text: "again" });
+  const update = fake.pendingUpdates().find((pending) => pending.update_id === updateId)!;
+
+  // 100 ms stand in for a second of the real schedule; only lower bounds are timed (a busy
+  // machine can only make a wait longer), and "at once" is "well before the 2 s step".
+  const statuses = await fake.deliverWebhook(hook, update, { secondMs: 100 });
+  assert.deepEqual(statuses, [500, 503, 429, 200], "sent until the 2xx, then no more");
+  assert.ok(seen.every((request) => JSON.parse(request.body).update_id === updateId), "the same update every time");
+  const gaps = seen.slice(1).map((request, index) => request.at - seen[index]!.at);
+  assert.ok(gaps[0]! < 190, `the first failure is retried at once (${gaps[0]} ms)`);
+  assert.ok(gaps[1]! >= 195, `the second after 2 s (${gaps[1]} ms)`);
+  assert.ok(gaps[2]! >= 95, `a 429 after its Retry-After, 1 s (${gaps[2]} ms)`);
+  // A 2xx on the first try is one delivery.
+  assert.deepEqual(await fake.deliverWebhook(hook, update, { secondMs: 100 }), [200]);
+});

@@ -25,7 +25,13 @@
  *
  * MarkdownV2 is parsed with a port of TDLib's `parse_markdown_v2` (same error texts and byte
  * offsets); the 4096 limit is counted in UTF-16 units after parsing. HTML and legacy Markdown are
- * accepted unparsed. Nothing is delivered to a webhook by itself: use {@link TelegramFake.webhookPost}.
+ * accepted unparsed. Nothing is delivered to a webhook by itself: {@link TelegramFake.webhookPost}
+ * posts once; {@link TelegramFake.deliverWebhook} delivers like the real server's sender
+ * (tdlib/telegram-bot-api `WebhookActor.cpp`, `on_connection_result` and `on_update_error`):
+ * only a 2xx answer counts as delivered; any other status or a dropped connection sends the same
+ * update again — the first time after the response's `Retry-After` seconds (0 without one: at
+ * once; header read as td's `HttpQuery::get_retry_after`), then after 2, 4, 8 … s
+ * (`delay_` starts at 1 and doubles, capped at a random 60–120 s: `WEBHOOK_MAX_RESEND_TIMEOUT`).
  */
 import { Buffer } from "node:buffer";
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
@@ -79,6 +85,16 @@ export type TelegramFault =
   | { status: 500; description?: string }
   | { status: 403; description?: string }
   | { status: 400; description: string };
+
+export interface DeliverWebhookOptions {
+  /** Default: the secret of the webhook set with setWebhook. */
+  secretToken?: string;
+  maxAttempts?: number;
+  /** Milliseconds per second of the real schedule (default 1000); a test may shrink it. */
+  secondMs?: number;
+  /** Called with each attempt's status before the next attempt is scheduled. */
+  onAttempt?: (status: number, attempt: number) => void;
+}
 
 export interface PushMessageOptions {
   chatId: number;
@@ -147,6 +163,12 @@ export interface TelegramFake {
   ): Promise<TelegramCall>;
   /** POSTs `update` as JSON with `X-Telegram-Bot-Api-Secret-Token`; resolves with the status. */
   webhookPost(url: string, update: Update, secretToken?: string): Promise<number>;
+  /**
+   * Delivers `update` the way Telegram's webhook sender does: again and again until a 2xx (see the
+   * header for the schedule), at most `maxAttempts` times (default 6). Resolves with every
+   * attempt's status, 0 for a connection that failed.
+   */
+  deliverWebhook(url: string, update: Update, options?: DeliverWebhookOptions): Promise<number[]>;
   /** Destroys every socket and stops listening. */
   close(): Promise<void>;
 }
@@ -707,17 +729,27 @@ export async function startTelegramFake(options: TelegramFakeOptions = {}): Prom
       });
     },
     webhookPost(url, update, secretToken = webhook.secretToken) {
-      const json = JSON.stringify(update);
-      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(json) };
-      if (secretToken !== undefined) headers["x-telegram-bot-api-secret-token"] = secretToken;
-      return new Promise<number>((resolve, reject) => {
-        const outgoing = httpRequest(url, { method: "POST", headers }, (incoming) => {
-          incoming.resume();
-          incoming.on("end", () => resolve(incoming.statusCode ?? 0));
-        });
-        outgoing.on("error", reject);
-        outgoing.end(json);
-      });
+      return postUpdate(url, update, secretToken).then((answer) => answer.status);
+    },
+    async deliverWebhook(url, update, deliverOptions = {}) {
+      const secondMs = deliverOptions.secondMs ?? 1000;
+      const maxAttempts = deliverOptions.maxAttempts ?? 6;
+      const statuses: number[] = [];
+      let delay = 1; // WebhookActor: Update::delay_ starts at 1 when the update is queued
+      for (let attempt = 1; attempt <= maxAttempts && !closed; attempt++) {
+        const answer = await postUpdate(url, update, deliverOptions.secretToken ?? webhook.secretToken).catch(() => ({ status: 0, retryAfter: 0 }));
+        statuses.push(answer.status);
+        deliverOptions.onAttempt?.(answer.status, attempt);
+        if (answer.status >= 200 && answer.status <= 299) break;
+        // on_update_error: the first failure waits Retry-After (0: at once); later ones back off.
+        let wait = Math.min(answer.retryAfter, 3600);
+        if (wait === 0 && attempt > 1) {
+          delay = Math.min(60 + Math.floor(Math.random() * 61), delay * 2);
+          wait = delay;
+        }
+        if (attempt < maxAttempts && wait > 0) await new Promise<void>((resolve) => later(wait * secondMs, resolve));
+      }
+      return statuses;
     },
     async close() {
       if (closed) return;
@@ -732,6 +764,22 @@ export async function startTelegramFake(options: TelegramFakeOptions = {}): Prom
     },
   };
   return fake;
+}
+
+/** One webhook POST; `retryAfter` is the answer's Retry-After in whole seconds (0 when absent or unreadable). */
+function postUpdate(url: string, update: Update, secretToken: string | undefined): Promise<{ status: number; retryAfter: number }> {
+  const json = JSON.stringify(update);
+  const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(json) };
+  if (secretToken !== undefined) headers["x-telegram-bot-api-secret-token"] = secretToken;
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { method: "POST", headers }, (incoming) => {
+      incoming.resume();
+      const header = Number.parseInt(String(incoming.headers["retry-after"] ?? ""), 10);
+      incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, retryAfter: Number.isFinite(header) && header > 0 ? header : 0 }));
+    });
+    outgoing.on("error", reject);
+    outgoing.end(json);
+  });
 }
 
 // ---- request parsing ----

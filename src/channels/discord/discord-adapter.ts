@@ -14,20 +14,55 @@ export interface DiscordAdapterOptions {
 
 const TEXT_LIMIT = 2000;
 
+/**
+ * The gateway close codes after which Discord will not take the session back, with the error
+ * @discordjs/ws raises for each (`WebSocketShard.onClose`: these close without `recover`, so the
+ * shard stays down, and discord.js emits `ShardDisconnect` only for them — `UNRECOVERABLE_CLOSE_CODES`
+ * in discord.js `WebSocketManager`). Each is fatal: retrying cannot fix it.
+ */
+const FATAL_CLOSES: ReadonlyArray<{ code: number; pattern: RegExp; error: (cause: unknown) => FaradayError }> = [
+  {
+    code: 4004,
+    pattern: /authentication failed|invalid token|TokenInvalid|\b401\b|Unauthorized/i,
+    error: (cause) => new FaradayError("CHANNEL_AUTH_FAILED", "Discord rejected the bot token (4004 Authentication failed). Check DISCORD_BOT_TOKEN or channels.discord.token (developer portal → Bot → Reset Token)", { cause }),
+  },
+  {
+    code: 4010,
+    pattern: /invalid shard/i,
+    error: (cause) => new FaradayError("CHANNEL_NOT_CONFIGURED", "Discord refused the shard (4010 Invalid shard). Faraday connects one shard [0, 1]; restart the channel, and report it if it happens again", { cause }),
+  },
+  {
+    code: 4011,
+    pattern: /sharding (is )?required/i,
+    error: (cause) => new FaradayError("CHANNEL_NOT_CONFIGURED", "Discord requires sharding for this bot (4011 Sharding required: it is in more than 2,500 servers). Faraday does not shard; use a bot that is in fewer servers", { cause }),
+  },
+  {
+    code: 4012,
+    pattern: /invalid api version/i,
+    error: (cause) => new FaradayError("CHANNEL_NOT_CONFIGURED", "Discord refused the gateway API version (4012 Invalid API version). Update Faraday (its discord.js is too old for Discord)", { cause }),
+  },
+  {
+    code: 4013,
+    pattern: /invalid intent/i,
+    error: (cause) => new FaradayError("CHANNEL_NOT_CONFIGURED", "Discord refused the intents Faraday asked for (4013 Invalid intents). Update Faraday, and report it if it persists", { cause }),
+  },
+  {
+    code: 4014,
+    pattern: /disallowed intent/i,
+    error: (cause) => new FaradayError(
+      "CHANNEL_INTENTS_DISALLOWED",
+      "Discord refused the Message Content intent (4014 \"Used disallowed intents\"). Turn on \"Message Content Intent\" under Bot → Privileged Gateway Intents in the Discord developer portal, then restart the channel",
+      { cause },
+    ),
+  },
+];
+
+/** discord.js rejects login with a plain Error ("Authentication failed", "Used disallowed intents", …) after a fatal close. */
 function describeDiscordError(error: unknown): Error {
   const text = String((error as Error)?.message ?? error);
   const code = (error as { code?: unknown })?.code;
-  if (code === "TokenInvalid" || /invalid token|401|Unauthorized|4004/i.test(text)) {
-    return new FaradayError("CHANNEL_AUTH_FAILED", "Discord rejected the bot token. Check DISCORD_BOT_TOKEN or channels.discord.token (developer portal → Bot → Reset Token)", { cause: error });
-  }
-  // discord.js rejects login with a plain Error("Used disallowed intents") after close 4014.
-  if (/disallowed intent|4014/i.test(text) || code === 4014) {
-    return new FaradayError(
-      "CHANNEL_INTENTS_DISALLOWED",
-      "Discord refused the Message Content intent (\"Used disallowed intents\"). Turn on \"Message Content Intent\" under Bot → Privileged Gateway Intents in the Discord developer portal, then restart the channel",
-      { cause: error },
-    );
-  }
+  const fatal = FATAL_CLOSES.find((entry) => entry.code === code || entry.pattern.test(text) || new RegExp(`\\b${entry.code}\\b`).test(text));
+  if (fatal) return fatal.error(error);
   return error instanceof Error ? error : new Error(text);
 }
 
@@ -86,7 +121,14 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): ChannelAda
       });
       client = created;
       created.on(Events.Error, (error) => options.logger.warn({ err: error.message }, "discord client error"));
-      created.on(Events.ShardDisconnect, (event) => hooks.setState("reconnecting", `gateway closed (${event.code}); resuming`));
+      // discord.js emits ShardDisconnect only for the fatal close codes, after which the shard has
+      // stopped for good (it resumes after the others by itself): say why, and stop retrying.
+      created.on(Events.ShardDisconnect, (event) => {
+        const fatal = FATAL_CLOSES.find((entry) => entry.code === event.code);
+        failed(fatal ? fatal.error(new Error(`Discord gateway closed with ${event.code}`)) : new FaradayError("CHANNEL_UNAVAILABLE", `Discord gateway closed with ${event.code} and the shard stopped; reconnecting`));
+      });
+      // Every other close: discord.js resumes (or identifies again) by itself; say so meanwhile.
+      created.on(Events.ShardReconnecting, () => hooks.setState("reconnecting", "gateway connection lost; discord.js is resuming it"));
       created.on(Events.ShardResume, () => {
         hooks.setState("connected", "resumed");
         hooks.alive();

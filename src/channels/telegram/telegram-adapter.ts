@@ -59,6 +59,8 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
   let webhookActive = false;
   /** The first update we could not store: never confirm it (or anything after it) to Telegram. */
   let refusedUpdate: number | undefined;
+  /** Webhook mode: updates whose store failed, answered 500 so that Telegram delivers them again. */
+  const unstored = new Set<number>();
 
   async function createBot(): Promise<Bot> {
     const [{ Bot: BotClass }, { autoRetry }] = await Promise.all([import("grammy"), import("@grammyjs/auto-retry")]);
@@ -124,6 +126,13 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
         try {
           await channelHooks.receive(message);
         } catch (error) {
+          if (options.webhook) {
+            // Not stored: the webhook answers 500 and Telegram delivers it again (only a 2xx
+            // counts as delivered: tdlib/telegram-bot-api WebhookActor.cpp, on_update_error).
+            unstored.add(context.update.update_id);
+            options.logger.error({ err: error, updateId: context.update.update_id }, "could not store a Telegram update; answering 500 so that Telegram delivers it again");
+            return;
+          }
           // Not stored: make sure it is not confirmed to Telegram either, and restart.
           refusedUpdate ??= context.update.update_id;
           failed(error instanceof Error ? error : new Error(String(error)));
@@ -186,13 +195,22 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
     async sendText(chat: string, text: string, sendOptions?: SendOptions) {
       if (!bot) throw new FaradayError("CHANNEL_UNAVAILABLE", "Telegram is not connected; the reply stays queued");
       // Plain text: model output full of . ! ( ) - would break MarkdownV2 ("can't parse entities").
-      const message = await bot.api.sendMessage(chat, text, {
-        link_preview_options: { is_disabled: true },
-        ...(sendOptions?.buttons?.length
-          ? { reply_markup: { inline_keyboard: [sendOptions.buttons.map((button) => ({ text: button.label, callback_data: button.data }))] } }
-          : {}),
-      });
-      return String(message.message_id);
+      try {
+        const message = await bot.api.sendMessage(chat, text, {
+          link_preview_options: { is_disabled: true },
+          ...(sendOptions?.buttons?.length
+            ? { reply_markup: { inline_keyboard: [sendOptions.buttons.map((button) => ({ text: button.label, callback_data: button.data }))] } }
+            : {}),
+        });
+        return String(message.message_id);
+      } catch (error) {
+        // A 429 longer than auto-retry waits (60 s) comes back here: the service sends it again then.
+        const retryAfter = (error as { parameters?: { retry_after?: unknown } }).parameters?.retry_after;
+        if (typeof retryAfter === "number") {
+          throw new FaradayError("CHANNEL_RATE_LIMITED", `Telegram asked to wait ${retryAfter} s before sending to this chat again (429 Too Many Requests); the reply stays stored and is sent then`, { cause: error, details: { retryAfterSeconds: retryAfter } });
+        }
+        throw error;
+      }
     },
 
     async sendTyping(chat: string) {
@@ -207,6 +225,8 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
         hooks?.alive();
         // Stored before we answer 200; grammY's own webhook handler would time out after 10 s.
         await bot.handleUpdate(update as Parameters<Bot["handleUpdate"]>[0]);
+        const updateId = (update as { update_id?: unknown } | null)?.update_id;
+        if (typeof updateId === "number" && unstored.delete(updateId)) return 500;
         return 200;
       },
     },
