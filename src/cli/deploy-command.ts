@@ -7,7 +7,7 @@ import type { DeployEvent } from "../deploy/index.ts";
 import { writeFileAtomic } from "../state/index.ts";
 import { printJson } from "./output.ts";
 
-const PACKAGE_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PACKAGE_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const MARK: Record<string, string> = { done: "✓", unchanged: "✓", passed: "✓", planned: "·", failed: "✗" };
 
 export interface DeployFlyFlags {
