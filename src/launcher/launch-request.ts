@@ -107,7 +107,7 @@ export function deployEnvironment(base: Readonly<Record<string, string | undefin
 
 /** The fix for a gateway that refuses the launcher's token: the launcher has no .env to edit. */
 export function launcherTokenHint(app: string): string {
-  return `the token this launcher keeps for ${app} (in $FARADAY_HOME/deploys/${app}.json) no longer matches the app's secret (was it changed with flyctl?). Teach this computer the app's token: run \`faraday deploy fly --app ${app}\` in a directory whose .env has OPENCLAW_GATEWAY_TOKEN=<the app's token>, then press Update`;
+  return `the app's OPENCLAW_GATEWAY_TOKEN secret no longer matches the token this launcher keeps for ${app} (was it changed with flyctl?). Press Update: it sets the launcher's token on the app again and redeploys`;
 }
 
 export interface DeployContext {
@@ -137,7 +137,8 @@ export function deployOptions(
     region: target.region,
     memoryMb: target.memoryMb,
     url: context.url,
-    ...("form" in mode ? { configFile: join(cwd, LAUNCHER_CONFIG_FILE) } : { redeploy: true }),
+    // An update re-sets the launcher's gateway token: one that was changed on Fly is put back.
+    ...("form" in mode ? { configFile: join(cwd, LAUNCHER_CONFIG_FILE) } : { redeploy: true, resendSecrets: ["OPENCLAW_GATEWAY_TOKEN"] }),
     dryRun: false,
     force: false,
     cwd,

@@ -29,6 +29,8 @@ export interface InstanceServer {
   version: string;
   /** Answer `old` on /api/status until the fake flyctl records its next deploy (the new machine), then this package's version. */
   oldVersionUntilNextDeploy(fly: FakeFlyctl, old: string): void;
+  /** Answer 401 to a bearer token other than the app's OPENCLAW_GATEWAY_TOKEN as the fake flyctl last deployed it. */
+  refuseTokensUnlessFlyHas(fly: FakeFlyctl, app: string): void;
 }
 
 async function body(request: IncomingMessage): Promise<string> {
@@ -40,10 +42,19 @@ async function body(request: IncomingMessage): Promise<string> {
 /** A stand-in for a deployed gateway on 127.0.0.1:0. */
 export async function startInstanceServer(t: TestContext): Promise<InstanceServer> {
   const requests: InstanceServer["requests"] = [];
-  const state: { healthy: boolean; version: string; untilDeploy?: { fly: FakeFlyctl; deploys: number } } = { healthy: true, version: faradayVersion() };
+  const state: { healthy: boolean; version: string; untilDeploy?: { fly: FakeFlyctl; deploys: number }; tokenFrom?: { fly: FakeFlyctl; app: string } } = { healthy: true, version: faradayVersion() };
+  /** The token the running machine has: the secret's value as of the last deploy (staged values are not live yet). */
+  const deployedToken = (fly: FakeFlyctl, app: string) => {
+    const secret = fly.state().apps[app]?.secrets.OPENCLAW_GATEWAY_TOKEN;
+    return secret && !secret.staged ? secret.value : undefined;
+  };
   const server = createServer(async (request, response) => {
     const path = (request.url ?? "/").split("?")[0]!;
     requests.push({ method: request.method ?? "GET", path, authorization: request.headers.authorization, body: await body(request) });
+    if (state.tokenFrom && path.startsWith("/api/") && request.headers.authorization !== `Bearer ${deployedToken(state.tokenFrom.fly, state.tokenFrom.app)}`) {
+      response.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "AUTH_INVALID", message: "invalid token" } }));
+      return;
+    }
     if (path === "/healthz") {
       response.writeHead(state.healthy ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ok: state.healthy }));
     } else if (path === "/api/status") {
@@ -82,6 +93,9 @@ export async function startInstanceServer(t: TestContext): Promise<InstanceServe
     },
     set version(value: string) {
       state.version = value;
+    },
+    refuseTokensUnlessFlyHas(fly, app) {
+      state.tokenFrom = { fly, app };
     },
     oldVersionUntilNextDeploy(fly, old) {
       state.version = old;

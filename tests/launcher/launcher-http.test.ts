@@ -177,7 +177,7 @@ test("a failing step shows ✗ with the CLI's code and message; Launch again res
   assert.equal(updated.events.at(-1)!.data.ok, true, updated.raw);
   assert.equal(launcher.fly.invocationsOf("deploy").length, deploysBefore + 1);
   assert.equal(launcher.fly.state().apps[LAUNCH_FORM.app]!.volumes.length, 1);
-  assert.equal(launcher.fly.invocationsOf("secrets set").length, setsBefore, "update sends no secret again");
+  assert.deepEqual(launcher.fly.invocationsOf("secrets set").slice(setsBefore).map((call) => call.argv[2]), ["OPENCLAW_GATEWAY_TOKEN=-"], "update re-sets only the launcher's gateway token (no key again)");
   assert.equal(launcher.fly.invocationsOf("volumes snapshots create").length, 1, "update snapshots the volume first");
   assert.deepEqual(updated.events.filter((event) => event.event === "step" && event.data.status !== "started").map((event) => event.data.step), ["preflight", "app", "volume", "snapshot", "secrets", "fly.toml", "deploy", "health", "version", "config"]);
 
@@ -284,4 +284,25 @@ test("Update all updates every instance with the same live steps, stops at the f
   assert.equal(launcher.fly.invocationsOf("deploy").length, deploysBefore + 4);
   const instances = (await call(launcher, cookie, "/api/instances")).json.instances;
   assert.equal(instances.find((instance: { app: string }) => instance.app === "faraday-all-one").lastRun.error.code, "DEPLOY_VERSION_MISMATCH");
+});
+
+test("a gateway that refuses the launcher's token: the message says what to do in the launcher (no .env), and Update puts the token back", async (t) => {
+  const launcher = await startLauncher(t);
+  const cookie = await signIn(launcher);
+  const started = await call(launcher, cookie, "/api/launch", LAUNCH_FORM);
+  assert.equal((await readEvents(launcher, cookie, started.json.job)).events.at(-1)!.data.ok, true);
+  const record = JSON.parse(await readFile(join(launcher.home, ".faraday", "deploys", `${LAUNCH_FORM.app}.json`), "utf8"));
+  // Someone changes the secret with flyctl; the new machine refuses the launcher's token.
+  launcher.fly.update((state) => void (state.apps[LAUNCH_FORM.app]!.secrets.OPENCLAW_GATEWAY_TOKEN!.value = "changed-elsewhere"));
+  launcher.instance.refuseTokensUnlessFlyHas(launcher.fly, LAUNCH_FORM.app);
+  const again = await call(launcher, cookie, "/api/launch", LAUNCH_FORM);
+  const refused = (await readEvents(launcher, cookie, again.json.job)).events.at(-1)!.data;
+  assert.equal(refused.ok, false);
+  assert.equal(refused.error.code, "AUTH_INVALID");
+  assert.doesNotMatch(refused.error.message, /\.env/);
+  assert.match(refused.error.message, /Press Update/);
+  const update = await call(launcher, cookie, `/api/instances/${LAUNCH_FORM.app}/update`, {});
+  const updated = await readEvents(launcher, cookie, update.json.job);
+  assert.equal(updated.events.at(-1)!.data.ok, true, updated.raw);
+  assert.equal(launcher.fly.state().apps[LAUNCH_FORM.app]!.secrets.OPENCLAW_GATEWAY_TOKEN!.value, record.gatewayToken);
 });

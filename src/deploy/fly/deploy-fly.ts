@@ -39,6 +39,11 @@ export interface DeployFlyOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** What to do when the gateway refuses the token (the CLI: fix .env; the launcher says its own). */
   readonly tokenMismatchHint?: string;
+  /**
+   * Secrets set again even when this computer set the same value last time (the launcher's
+   * update re-sets its gateway token, so a token changed on Fly by other means is put back).
+   */
+  readonly resendSecrets?: readonly string[];
 }
 
 /** `passed`: a check (preflight, health, version) that found nothing wrong; it changes nothing. */
@@ -201,7 +206,7 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
     const hashes = record?.secretHashes ?? {};
     // Fly's digests are not a contract: a secret is unchanged when Fly has the name and this
     // computer set exactly this value last time.
-    const toSet = Object.entries(desired).filter(([name, value]) => !onFly.has(name) || hashes[name] !== secretHash(value));
+    const toSet = Object.entries(desired).filter(([name, value]) => !onFly.has(name) || hashes[name] !== secretHash(value) || options.resendSecrets?.includes(name));
     if (generate && options.dryRun) {
       return { status: "planned", detail: `flyctl secrets set NAME=- --stage -a ${options.app} for ${[...toSet.map(([name]) => name), "OPENCLAW_GATEWAY_TOKEN (generated on the real run)"].join(", ")}; values on stdin` };
     }
@@ -285,9 +290,10 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
   // 8. version (a check): the gateway answering is the one just built
   const version = await step<string>("version", async () => {
     const deployed = await readDeployedVersion(url, gatewayToken);
-    if (deployed.version === undefined) {
-      throw new FaradayError("GATEWAY_UNREACHABLE", `could not read the deployed version: ${deployed.problem}. If it is HTTP 401, the token does not match: ${options.tokenMismatchHint ?? DEFAULT_TOKEN_HINT}`);
+    if (deployed.version === undefined && /HTTP 401\b/.test(deployed.problem)) {
+      throw new FaradayError("AUTH_INVALID", `the gateway refused the token (${deployed.problem}): it does not match the app's OPENCLAW_GATEWAY_TOKEN secret; ${options.tokenMismatchHint ?? DEFAULT_TOKEN_HINT}`);
     }
+    if (deployed.version === undefined) throw new FaradayError("GATEWAY_UNREACHABLE", `could not read the deployed version: ${deployed.problem}`);
     if (deployed.version !== localVersion) {
       throw new FaradayError("DEPLOY_VERSION_MISMATCH", `${url} answers version ${deployed.version}, but this deploy built ${localVersion}: the old machine may still be serving. Check \`flyctl status -a ${options.app}\`, then run \`faraday deploy update --app ${options.app}\` again`);
     }
