@@ -48,6 +48,7 @@ export async function startInstanceServer(t: TestContext): Promise<InstanceServe
     const secret = fly.state().apps[app]?.secrets.OPENCLAW_GATEWAY_TOKEN;
     return secret && !secret.staged ? secret.value : undefined;
   };
+  let lastConfig: string | undefined;
   const server = createServer(async (request, response) => {
     const path = (request.url ?? "/").split("?")[0]!;
     requests.push({ method: request.method ?? "GET", path, authorization: request.headers.authorization, body: await body(request) });
@@ -66,7 +67,10 @@ export async function startInstanceServer(t: TestContext): Promise<InstanceServe
     } else if (path === "/readyz") {
       response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ready: true }));
     } else if (path === "/api/config" && request.method === "PUT") {
-      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ changed: true }));
+      // Like the gateway: `changed` only when the config differs from the one it has.
+      const changed = requests.at(-1)!.body !== lastConfig;
+      lastConfig = requests.at(-1)!.body;
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ changed }));
     } else if (path === "/") {
       response.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>Instance dashboard</title><h1>Instance dashboard</h1>");
     } else {

@@ -132,6 +132,15 @@ test("a launch streams every step of deployFly as server-sent events, lists the 
   const link = await call(launcher, cookie, `/api/instances/${LAUNCH_FORM.app}/dashboard-link`, {});
   assert.equal(link.json.url, `${launcher.instance.url}/#token=${encodeURIComponent(record.gatewayToken)}`);
 
+  // Launch again with the same form: unchanged on every step, and nothing that changes Fly.
+  const before = launcher.fly.invocations().length;
+  const rerun = await call(launcher, cookie, "/api/launch", LAUNCH_FORM);
+  const rerunEvents = (await readEvents(launcher, cookie, rerun.json.job)).events;
+  const rerunStatus = Object.fromEntries(rerunEvents.filter((event) => event.event === "step" && event.data.status !== "started").map((event) => [event.data.step, event.data.status]));
+  assert.deepEqual(rerunStatus, { preflight: "passed", app: "unchanged", volume: "unchanged", secrets: "unchanged", "fly.toml": "unchanged", deploy: "unchanged", health: "passed", version: "passed", config: "unchanged" });
+  const changing = ["apps create", "volumes create", "volumes snapshots create", "secrets set", "secrets import", "deploy", "machine restart", "machine start", "ssh console"];
+  assert.deepEqual(launcher.fly.invocations().slice(before).filter((invocation) => changing.includes(invocation.command ?? "")).map((invocation) => invocation.argv.join(" ")), []);
+
   // The scan: no secret value (nor the gateway token) in the stream, the list, the state file, argv, or the terminal.
   const everything = [
     ["SSE stream", raw], ["instance list", instances.text], ["launcher.json", stateText],

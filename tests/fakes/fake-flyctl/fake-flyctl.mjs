@@ -249,7 +249,7 @@ const COMMANDS = {
   },
   "machine start": { flags: { ...APP_FLAGS }, args: [1, Infinity] },
   "machine stop": { flags: { ...APP_FLAGS, signal: [VALUE, "s"], timeout: [VALUE] }, args: [1, Infinity] },
-  logs: { flags: { ...APP_FLAGS, ...JSON_FLAG, region: [VALUE, "r"], machine: [VALUE, "i"], "no-tail": [BOOL, "n"] }, args: [0, 0] },
+  logs: { flags: { ...APP_FLAGS, ...JSON_FLAG, region: [VALUE, "r"], machine: [VALUE, "m"], instance: [VALUE, "i"], select: [BOOL, "s"], "no-tail": [BOOL, "n"] }, args: [0, 0] },
   "ssh console": {
     flags: {
       ...APP_FLAGS,
@@ -1111,7 +1111,8 @@ const handlers = {
     if (!ctx.flags["no-tail"]) fail("the fake flyctl does not follow logs: real `flyctl logs` without --no-tail never exits; pass --no-tail");
     let entries = app.logs;
     if (ctx.flags.region) entries = entries.filter((e) => e.region === ctx.flags.region);
-    if (ctx.flags.machine) entries = entries.filter((e) => e.instance === ctx.flags.machine);
+    const machineFilter = ctx.flags.machine ?? ctx.flags.instance;
+    if (machineFilter) entries = entries.filter((e) => e.instance === machineFilter);
     if (ctx.flags.json) ctx.out(entries.map((e) => JSON.stringify(e) + "\n").join(""));
     else ctx.out(entries.map((e) => `${e.timestamp} app[${e.instance}] ${e.region} [${e.level}] ${e.message}\n`).join(""));
   },
