@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { fileURLToPath } from "node:url";
@@ -126,7 +127,6 @@ async function runDeployUpdateAll(flags: DeployFlyFlags): Promise<number> {
     const printer = stepPrinter(flags.json, instance.app);
     const options = deployOptions(instance, { env: environment.variables, packageRoot: PACKAGE_ROOT, appsDir: join(home, "launcher", "apps"), url: instance.url }, { update: true });
     try {
-      const { mkdir } = await import("node:fs/promises");
       await mkdir(options.cwd, { recursive: true, mode: 0o700 });
       await deployFly({ ...options, ...(healthSeconds ? { healthTimeoutMs: healthSeconds * 1000 } : {}) }, (event) => printer.emit(event));
       updated.push(instance.app);

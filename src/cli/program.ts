@@ -183,7 +183,7 @@ export function buildProgram(): Command {
     .option("--org <slug>", "Fly organisation (default personal)")
     .option("--region <code>", "region (default iad)")
     .option("--volume-size <gb>", "volume size in GB (default 1)")
-    .option("--memory <mb>", "machine memory in MB (default 256)")
+    .option("--memory <mb>", "machine memory in MB: 256 to 16384 in steps of 256 (default 256; shared CPUs follow, 2048 MB each)")
     .option("--config <file>", "openclaw.json to push (default ./openclaw.json if present)")
     .option("--env-file <file>", "secrets as NAME=value lines (default ./.env if present)")
     .option("--url <url>", "address for the health check and config push (default https://APP.fly.dev)")

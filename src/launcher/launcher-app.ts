@@ -137,12 +137,10 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
   app.get("/api/instances", async () => {
     const instances = await deps.store.list();
     return {
-      instances: await Promise.all(instances.map(async (instance) => ({
-        ...instance,
-        health: await checkHealth(instance.url, healthTimeoutMs),
-        version: await versionOf(instance),
-        running: jobs.running(instance.app)?.id ?? null,
-      }))),
+      instances: await Promise.all(instances.map(async (instance) => {
+        const [health, version] = await Promise.all([checkHealth(instance.url, healthTimeoutMs), versionOf(instance)]);
+        return { ...instance, health, version, running: jobs.running(instance.app)?.id ?? null };
+      })),
     };
   });
 
