@@ -6,12 +6,15 @@ const STEPS = [
   ["preflight", "Checks", "flyctl, login, config, secrets"],
   ["app", "Fly app", ""],
   ["volume", "Volume", ""],
+  ["snapshot", "Volume snapshot", "a point to go back to", "update"],
   ["secrets", "Secrets", "sent on flyctl's stdin"],
   ["fly.toml", "fly.toml", ""],
   ["deploy", "Build and deploy", ""],
   ["health", "Health check", ""],
+  ["version", "Version check", "the new version answers"],
   ["config", "Configuration", ""],
 ];
+const stepsFor = (action) => STEPS.filter(([, , , only]) => !only || only === action);
 
 const $ = (id) => document.getElementById(id);
 
@@ -77,10 +80,10 @@ async function signIn() {
 
 let ticker = null;
 
-function renderSteps() {
+function renderSteps(action) {
   const list = $("steps");
   list.replaceChildren();
-  for (const [step, label, note] of STEPS) {
+  for (const [step, label, note] of stepsFor(action)) {
     list.append(element("li", { className: "step pending", "data-step": step },
       element("span", { className: "mark", "aria-hidden": "true" }),
       element("span", { className: "name" }, label, element("small", { text: step })),
@@ -117,13 +120,14 @@ function applyStep(event) {
     return;
   }
   delete row.dataset.started;
-  const ok = event.status === "done" || event.status === "unchanged";
+  const ok = event.status === "done" || event.status === "unchanged" || event.status === "passed";
   row.className = `step ${ok ? "ok" : event.status === "failed" ? "failed" : "pending"}`;
   mark.textContent = ok ? "✓" : event.status === "failed" ? "✗" : "·";
   row.dataset.status = event.status;
   row.setAttribute("aria-label", `${event.step}: ${event.status}`);
   if (event.ms !== undefined) time.textContent = `${(event.ms / 1000).toFixed(1)} s`;
   if (event.detail) detail.textContent = event.status === "unchanged" ? `unchanged — ${event.detail}` : event.detail;
+  else if (event.status === "unchanged") detail.textContent = "unchanged";
   if (event.error) {
     row.append(element("div", { className: "error", role: "alert" }, element("code", { text: event.error.code }), `: ${event.error.message}`));
   }
@@ -136,19 +140,25 @@ function tick() {
   }
 }
 
-/** Follow a run (launch or update) over server-sent events until its result. */
+/** Follow a run (launch, update, or update all) over server-sent events until its result. */
 function watch(jobId, app, action) {
   const progress = $("progress");
   progress.hidden = false;
-  $("progress-title").textContent = `${action === "update" ? "Updating" : "Launching"} ${app}`;
+  $("progress-title").textContent = action === "update-all" ? "Updating all instances" : `${action === "update" ? "Updating" : "Launching"} ${app}`;
   $("outcome").hidden = true;
-  renderSteps();
+  renderSteps(action === "launch" ? "launch" : "update");
   clearInterval(ticker);
   ticker = setInterval(tick, 500);
   progress.scrollIntoView({ behavior: "smooth", block: "start" });
   setBusy(true);
   const source = new EventSource(`/api/jobs/${encodeURIComponent(jobId)}/events`);
   source.addEventListener("step", (message) => applyStep(JSON.parse(message.data)));
+  // Update all: each app in turn gets the same live steps.
+  source.addEventListener("app", (message) => {
+    const next = JSON.parse(message.data);
+    $("progress-title").textContent = `Updating ${next.app} (${next.index + 1} of ${next.total})`;
+    renderSteps("update");
+  });
   source.addEventListener("result", (message) => {
     source.close();
     clearInterval(ticker);
@@ -169,6 +179,20 @@ function showOutcome(result, action) {
   const outcome = $("outcome");
   outcome.replaceChildren();
   outcome.hidden = false;
+  if (result.batch) {
+    outcome.className = `outcome ${result.ok ? "ok" : "failed"}`;
+    if (result.ok) {
+      $("progress-title").textContent = `Updated ${result.updated.length} instance${result.updated.length === 1 ? "" : "s"}`;
+      outcome.append(element("p", { text: `Updated: ${result.updated.join(", ")}.` }));
+    } else {
+      $("progress-title").textContent = `Update of ${result.app} failed`;
+      outcome.append(
+        element("p", { role: "alert" }, element("strong", { text: result.error.code }), ` at ${result.app}: stopped there.`),
+        element("p", { text: `Updated: ${result.updated.join(", ") || "none"}. Not tried: ${result.skipped.join(", ") || "none"}.` }),
+      );
+    }
+    return;
+  }
   if (result.ok) {
     outcome.className = "outcome ok";
     $("progress-title").textContent = `${result.app} is ${action === "update" ? "updated" : "up"}`;
@@ -191,6 +215,7 @@ function showOutcome(result, action) {
 function setBusy(busy) {
   $("launch-button").disabled = busy;
   $("launch-button").textContent = busy ? "Working…" : "Launch";
+  $("update-all").disabled = busy;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,6 +247,7 @@ function readForm() {
   const data = new FormData(form);
   return {
     app: String(data.get("app") || "").trim(),
+    org: String(data.get("org") || "personal"),
     region: String(data.get("region")),
     memoryMb: Number(data.get("memoryMb")),
     provider: String(data.get("provider")),
@@ -275,8 +301,14 @@ function renderInstance(instance) {
       element("span", { className: `badge ${health.state}`, "data-health": health.state, text: badgeText })),
     element("div", { className: "meta" },
       element("a", { href: instance.url, target: "_blank", rel: "noopener noreferrer", text: instance.url }),
-      ` · ${instance.region} · ${instance.memoryMb} MB · launched ${created.toLocaleDateString()}`),
+      ` · ${instance.org ? `${instance.org} · ` : ""}${instance.region} · ${instance.memoryMb} MB · launched ${created.toLocaleDateString()}`),
   );
+  if (instance.version) {
+    const line = element("p", { className: "meta version", "data-version": instance.version.deployed || "" },
+      `version ${instance.version.deployed || "unknown"} (this launcher: ${instance.version.local}) `);
+    if (instance.version.updateAvailable) line.append(element("span", { className: "badge update", "data-update": "available", text: "update available" }));
+    item.append(line);
+  }
   if (instance.lastRun && !instance.lastRun.ok && instance.lastRun.error) {
     item.append(element("p", { className: "last-error" }, `Last ${instance.lastRun.action} failed — `, element("strong", { text: instance.lastRun.error.code }), `: ${instance.lastRun.error.message}`));
   }
@@ -287,10 +319,13 @@ function renderInstance(instance) {
   const repair = element("button", { type: "button", className: "small", "data-action": "repair", text: "Repair" });
   repair.title = "Remove a dead gateway's lock inside the machine; restart it if it is not healthy";
   repair.addEventListener("click", () => repairInstance(instance.app, repair, item));
+  const logs = element("button", { type: "button", className: "small", "data-action": "logs", text: "Logs" });
+  logs.title = "The machine's recent log lines (flyctl logs --no-tail)";
+  logs.addEventListener("click", () => showLogs(instance.app, logs, item));
   const destroy = element("button", { type: "button", className: "small", "data-action": "destroy", text: "Destroy" });
   destroy.addEventListener("click", () => askDestroy(instance.app));
   if (instance.running) for (const button of [update, repair, destroy]) button.disabled = true;
-  buttons.append(update, repair, destroy);
+  buttons.append(update, repair, logs, destroy);
   item.append(buttons);
   return item;
 }
@@ -308,8 +343,58 @@ async function loadInstances() {
   const list = $("instances");
   list.replaceChildren(...data.instances.map(renderInstance));
   $("instances-empty").hidden = data.instances.length > 0;
+  $("update-all").hidden = data.instances.length === 0;
   const running = data.instances.find((instance) => instance.running);
   if (running && $("progress").hidden) watch(running.running, running.app, running.lastRun ? "update" : "launch");
+}
+
+async function updateAll() {
+  const button = $("update-all");
+  button.disabled = true;
+  try {
+    const { job } = await api("/api/update-all", {});
+    watch(job, "", "update-all");
+  } catch (error) {
+    button.disabled = false;
+    alert(errorText(error));
+  }
+}
+
+async function showLogs(app, button, item) {
+  const open = item.querySelector(".logs");
+  if (open) {
+    open.remove();
+    button.textContent = "Logs";
+    return;
+  }
+  button.disabled = true;
+  button.textContent = "Loading…";
+  const box = element("pre", { className: "logs", tabindex: "0", "aria-label": `Recent log lines of ${app}` });
+  try {
+    const { text } = await api(`/api/instances/${encodeURIComponent(app)}/logs`);
+    box.textContent = text.trim() || "(no log lines yet)";
+    button.textContent = "Hide logs";
+  } catch (error) {
+    box.textContent = errorText(error);
+    button.textContent = "Logs";
+  }
+  button.disabled = false;
+  item.append(box);
+  box.scrollTop = box.scrollHeight;
+}
+
+async function loadOrgs() {
+  try {
+    const { orgs } = await api("/api/orgs");
+    if (!orgs.length) return;
+    const select = $("org");
+    const chosen = select.value;
+    select.replaceChildren(...orgs.map((org) => element("option", { value: org.slug, text: org.name && org.name !== org.slug ? `${org.slug} — ${org.name}` : org.slug })));
+    if (orgs.some((org) => org.slug === chosen)) select.value = chosen;
+  } catch (error) {
+    // Not logged in to Fly yet, or flyctl missing: the launch itself reports that clearly.
+    $("org-hint").textContent = `Could not list your organisations (${errorText(error)}); "personal" is used.`;
+  }
 }
 
 async function updateInstance(app, button) {
@@ -391,6 +476,7 @@ function wire() {
     $("app-url").textContent = name ? `https://${name}.fly.dev` : "https://…fly.dev";
   });
   $("refresh").addEventListener("click", () => void loadInstances());
+  $("update-all").addEventListener("click", () => void updateAll());
   $("destroy-confirm").addEventListener("input", () => ($("destroy-go").disabled = $("destroy-confirm").value.trim() !== destroying));
   $("destroy-confirm").addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
@@ -408,6 +494,7 @@ async function boot() {
   wire();
   await signIn();
   await loadInstances();
+  if (!$("app").hidden) await loadOrgs();
 }
 
 void boot();

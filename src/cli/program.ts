@@ -184,7 +184,7 @@ export function buildProgram(): Command {
     .option("--org <slug>", "Fly organisation (default personal)")
     .option("--region <code>", "region (default iad)")
     .option("--volume-size <gb>", "volume size in GB (default 1)")
-    .option("--memory <mb>", "machine memory in MB (default 256)")
+    .option("--memory <mb>", "machine memory in MB: 256 to 16384 in steps of 256 (default 256; shared CPUs follow, 2048 MB each)")
     .option("--config <file>", "openclaw.json to push (default ./openclaw.json if present)")
     .option("--env-file <file>", "secrets as NAME=value lines (default ./.env if present)")
     .option("--url <url>", "address for the health check and config push (default https://APP.fly.dev)")
@@ -203,10 +203,13 @@ export function buildProgram(): Command {
     .action(exitWith(async (options: { app: string; url?: string; json?: boolean }) => (await import("./deploy-command.ts")).runDeployLogs(options)));
   appCommand("unlock", "remote repair: remove a dead gateway's lock inside the machine, restart it if unhealthy").option("--json", "print JSON")
     .action(exitWith(async (options: { app: string; url?: string; json?: boolean }) => (await import("./deploy-command.ts")).runDeployUnlock(options)));
-  appCommand("update", "rebuild and redeploy; volume, secrets and config kept")
+  deploy.command("update").description("snapshot the volume, rebuild and redeploy, check the new version answers; secrets and config kept")
+    .option("--app <name>", "Fly app name").option("--all", "every app in the launcher's list, one at a time; stops at the first failure")
+    .option("--url <url>", "gateway URL (default https://APP.fly.dev)").option("--env-file <file>", "secrets as NAME=value lines (default ./.env if present)")
+    .option("--health-timeout <seconds>", "how long to wait for /healthz (default 300)")
     .option("--json", "one JSON event per line")
-    .action(exitWith(async (options: { app: string; url?: string; json?: boolean }) => (await import("./deploy-command.ts")).runDeployFly({ ...options, redeploy: true })));
-  appCommand("config <direction>", "push or pull openclaw.json through the gateway's API").option("--config <file>", "file to push (default ./openclaw.json)").option("--json", "print JSON")
+    .action(exitWith(async (options: import("./deploy-command.ts").DeployFlyFlags) => (await import("./deploy-command.ts")).runDeployFly({ ...options, redeploy: true })));
+  appCommand("config <direction>", "push or pull openclaw.json through the gateway's API").option("--config <file>", "file to push (default ./openclaw.json)").option("-o, --out <file>", "pull: write here (default ./openclaw.json; - prints it)").option("--json", "print JSON")
     .action(async (direction: string, options: { app: string; url?: string; json?: boolean; config?: string }) => {
       await exitWith(async () => (await import("./deploy-command.ts")).runDeployConfig(direction, options))(options);
     });

@@ -1,6 +1,11 @@
 export { checkContainerConsistency, CONTAINER_CHECKS } from "./container-check.ts";
 export type { ContainerCheck, ContainerFiles, ContainerProblem } from "./container-check.ts";
 export { deployFly, pushConfig, renderFlyToml, secretsNeeded, VOLUME_NAME } from "./fly/deploy-fly.ts";
-export type { DeployFlyOptions, DeployEvent, DeployResult } from "./fly/deploy-fly.ts";
-export { deployStatus, deployLogs, deployUnlock, deployConfigPush, deployConfigPull, deployDestroy } from "./fly/deploy-commands.ts";
+export type { DeployFlyOptions, DeployEvent, DeployResult, StepStatus } from "./fly/deploy-fly.ts";
+export { deployStatus, deployLogs, deployUnlock, deployConfigPush, deployConfigPull, deployDestroy, REMOTE_DOCTOR_COMMAND } from "./fly/deploy-commands.ts";
+export type { AppTarget } from "./fly/deploy-commands.ts";
 export { createFlyctl } from "./fly/flyctl.ts";
+export { checkFlyAppName } from "./fly/app-name.ts";
+export { machineSize, MEMORY_CHOICES_MB } from "./fly/machine-size.ts";
+export { isNewerVersion, readDeployedVersion } from "./fly/gateway-version.ts";
+export { readDeployRecord, removeDeployRecord } from "./fly/deploy-store.ts";

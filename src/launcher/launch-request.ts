@@ -1,10 +1,12 @@
 import { join } from "node:path";
-import type { DeployFlyOptions } from "../deploy/index.ts";
+import { checkFlyAppName, machineSize, MEMORY_CHOICES_MB, type DeployFlyOptions } from "../deploy/index.ts";
 import { FaradayError } from "../errors/index.ts";
 
 /** What the launcher's form sends. Secret fields are never stored or echoed. */
 export interface LaunchForm {
   readonly app: string;
+  /** The Fly organisation (slug) the app is created in. */
+  readonly org: string;
   readonly region: string;
   readonly memoryMb: number;
   readonly provider: "anthropic" | "openai";
@@ -18,9 +20,9 @@ export interface LaunchForm {
 /** Credential variables a deploy passes along when present: the launcher's form is their only source. */
 export const CREDENTIAL_NAMES = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "FAVCRM_API_KEY", "OPENCLAW_GATEWAY_TOKEN"] as const;
 
-/** Fly app names: lowercase letters, digits and dashes, starting with a letter or digit. */
-const APP_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const REGION = /^[a-z]{3}$/;
+/** Fly organisation slugs: lowercase letters, digits and dashes. */
+const ORG_SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** The config file the launcher writes: not `openclaw.json`, so `update` (which passes no config) does not push it again. */
 export const LAUNCHER_CONFIG_FILE = "launcher-config.json";
 
@@ -40,10 +42,11 @@ function text(body: Record<string, unknown>, name: string, label: string, requir
 
 /** An app name a Fly app (and a file name) can have, or BAD_REQUEST. */
 export function checkAppName(value: unknown): string {
-  if (typeof value !== "string" || !APP_NAME.test(value)) {
+  try {
+    return checkFlyAppName(value);
+  } catch {
     throw new FaradayError("BAD_REQUEST", "app name: 3–63 lowercase letters, digits and dashes, not starting or ending with a dash (Fly app names are global)");
   }
-  return value;
 }
 
 /**
@@ -56,11 +59,14 @@ export function parseLaunchForm(input: unknown): LaunchForm {
   const app = checkAppName(body.app);
   const region = text(body, "region", "region", false) ?? "iad";
   if (!REGION.test(region)) throw new FaradayError("BAD_REQUEST", `region "${region}" is not a Fly region code (three letters, e.g. iad, ams, sin)`);
+  const org = text(body, "org", "Fly organisation", false) ?? "personal";
+  if (!ORG_SLUG.test(org)) throw new FaradayError("BAD_REQUEST", `Fly organisation "${org}" is not an organisation slug (lowercase letters, digits and dashes; \`flyctl orgs list\` shows yours)`);
   const memory = body.memoryMb ?? 256;
   const memoryMb = typeof memory === "string" ? Number(memory) : memory;
-  if (typeof memoryMb !== "number" || !Number.isInteger(memoryMb) || memoryMb < 256 || memoryMb > 16384) {
-    throw new FaradayError("BAD_REQUEST", `memory "${String(memory)}" is not a whole number of MB between 256 and 16384`);
+  if (typeof memoryMb !== "number" || !Number.isInteger(memoryMb)) {
+    throw new FaradayError("BAD_REQUEST", `memory "${String(memory)}" is not a whole number of MB (e.g. ${MEMORY_CHOICES_MB.join(", ")})`);
   }
+  machineSize(memoryMb);
   const provider = body.provider ?? "anthropic";
   if (provider !== "anthropic" && provider !== "openai") throw new FaradayError("BAD_REQUEST", "model provider: anthropic or openai");
   const modelKey = text(body, "modelKey", `${provider === "anthropic" ? "Anthropic" : "OpenAI"} API key`, true)!;
@@ -68,7 +74,7 @@ export function parseLaunchForm(input: unknown): LaunchForm {
   const discordToken = text(body, "discordToken", "Discord bot token", false);
   const favcrmKey = text(body, "favcrmKey", "FavCRM API key", false);
   return {
-    app, region, memoryMb, provider, modelKey, whatsapp: body.whatsapp === true || body.whatsapp === "on",
+    app, org, region, memoryMb, provider, modelKey, whatsapp: body.whatsapp === true || body.whatsapp === "on",
     ...(telegramToken ? { telegramToken } : {}),
     ...(discordToken ? { discordToken } : {}),
     ...(favcrmKey ? { favcrmKey } : {}),
@@ -99,6 +105,11 @@ export function deployEnvironment(base: Readonly<Record<string, string | undefin
   return env;
 }
 
+/** The fix for a gateway that refuses the launcher's token: the launcher has no .env to edit. */
+export function launcherTokenHint(app: string): string {
+  return `the app's OPENCLAW_GATEWAY_TOKEN secret no longer matches the token this launcher keeps for ${app} (was it changed with flyctl?). Press Update: it sets the launcher's token on the app again and redeploys`;
+}
+
 export interface DeployContext {
   /** The launcher's environment (FLYCTL, PATH, HOME, FARADAY_HOME …). */
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -115,21 +126,24 @@ export interface DeployContext {
  * (redeploy, no config, no credentials but the stored gateway token).
  */
 export function deployOptions(
-  target: { app: string; region: string; memoryMb: number },
+  target: { app: string; region: string; memoryMb: number; org?: string },
   context: DeployContext,
   mode: { form: LaunchForm } | { update: true },
 ): DeployFlyOptions {
   const cwd = join(context.appsDir, target.app);
   return {
     app: target.app,
+    ...(target.org ? { org: target.org } : {}),
     region: target.region,
     memoryMb: target.memoryMb,
     url: context.url,
-    ...("form" in mode ? { configFile: join(cwd, LAUNCHER_CONFIG_FILE) } : { redeploy: true }),
+    // An update re-sets the launcher's gateway token: one that was changed on Fly is put back.
+    ...("form" in mode ? { configFile: join(cwd, LAUNCHER_CONFIG_FILE) } : { redeploy: true, resendSecrets: ["OPENCLAW_GATEWAY_TOKEN"] }),
     dryRun: false,
     force: false,
     cwd,
     packageRoot: context.packageRoot,
     env: deployEnvironment(context.env, "form" in mode ? mode.form : undefined),
+    tokenMismatchHint: launcherTokenHint(target.app),
   };
 }

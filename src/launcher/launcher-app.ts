@@ -1,21 +1,22 @@
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
-import { deployDestroy, deployFly, deployUnlock } from "../deploy/index.ts";
-import { readDeployRecord } from "../deploy/fly/deploy-store.ts";
+import { createFlyctl, deployDestroy, deployFly, deployLogs, deployUnlock, isNewerVersion, readDeployedVersion, readDeployRecord } from "../deploy/index.ts";
+import { flyError } from "../deploy/fly/flyctl.ts";
 import { FaradayError, type ErrorCode } from "../errors/index.ts";
 import { writeFileAtomic } from "../state/index.ts";
+import { faradayVersion } from "../version.ts";
 import { DeployJobs, type Job, type JobEvent, type JobResult } from "./deploy-jobs.ts";
 import { checkHealth } from "./instance-health.ts";
 import type { Asset, AssetPath } from "./launcher-assets.ts";
 import { guardRoutes, routeAccess } from "../http/route-access.ts";
 import { cookieName, hostAllowed, originAllowed, readCookie, secretsEqual } from "./launcher-guard.ts";
 import type { LaunchedInstance, LauncherStore } from "./launcher-store.ts";
-import { checkAppName, deployEnvironment, deployOptions, LAUNCHER_CONFIG_FILE, launchConfig, parseLaunchForm } from "./launch-request.ts";
+import { checkAppName, deployEnvironment, deployOptions, LAUNCHER_CONFIG_FILE, launchConfig, launcherTokenHint, parseLaunchForm } from "./launch-request.ts";
 
 export interface LauncherDeps {
-  /** The per-run token in the URL the command prints; exchanged once per browser for a cookie. */
+  /** The per-run token in the URL the command prints; exchanged once (by the first browser) for a cookie. */
   readonly launchToken: string;
   /** The port the launcher listens on (known only after listen when 0 was asked for). */
   readonly port: () => number;
@@ -45,7 +46,7 @@ const SECURITY_HEADERS: Record<string, string> = {
   "cross-origin-resource-policy": "same-origin",
 };
 
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = { BAD_REQUEST: 400, NOT_FOUND: 404, AUTH_REQUIRED: 401, AUTH_INVALID: 401 };
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = { BAD_REQUEST: 400, FLY_APP_NAME_INVALID: 400, NOT_FOUND: 404, AUTH_REQUIRED: 401, AUTH_INVALID: 401 };
 
 function sendError(reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply {
   return reply.code(status).send({ error: { code, message } });
@@ -101,11 +102,19 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
     app.get(path, { config: { public: true } }, async (_request, reply) => reply.type(asset.type).header("cache-control", "no-cache").send(asset.body));
   }
 
+  // The printed link buys one cookie, once: a copy of it (shell history, a screen share, a
+  // browser's synced history) is worthless after the first sign-in.
+  let exchanged = false;
   app.post("/api/session", { config: { public: true } }, async (request, reply) => {
     const token = (request.body as { token?: unknown } | undefined)?.token;
     if (typeof token !== "string" || !secretsEqual(token, deps.launchToken)) {
       return sendError(reply, 401, "AUTH_INVALID", "this launcher link is not valid (or belongs to an earlier run): open the one `faraday launcher` printed last");
     }
+    if (exchanged) {
+      return sendError(reply, 401, "AUTH_INVALID", "this launcher link was already used to sign in (it works once). Use the browser that opened it first, or restart `faraday launcher` for a new link");
+    }
+    exchanged = true;
+    log("signed in (the printed link is now used up)");
     reply.header("set-cookie", `${cookieName(deps.port())}=${session}; HttpOnly; SameSite=Strict; Path=/`);
     return { ok: true };
   });
@@ -116,7 +125,14 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
     if (!instance) throw new FaradayError("NOT_FOUND", `${name} is not in the launcher's list`);
     return instance;
   };
-  const target = (instance: LaunchedInstance) => ({ app: instance.app, url: instance.url, env: deployEnvironment(deps.env), cwd: join(deps.appsDir, instance.app) });
+  const target = (instance: LaunchedInstance) => ({ app: instance.app, url: instance.url, env: deployEnvironment(deps.env), cwd: join(deps.appsDir, instance.app), tokenMismatchHint: launcherTokenHint(instance.app) });
+  const localVersion = faradayVersion();
+  /** The version answering the instance's /api/status, beside this launcher's own. */
+  const versionOf = async (instance: LaunchedInstance) => {
+    const token = (await readDeployRecord(deps.env, instance.app))?.gatewayToken;
+    const deployed = await readDeployedVersion(instance.url, token, healthTimeoutMs);
+    return { deployed: deployed.version ?? null, local: localVersion, updateAvailable: deployed.version !== undefined && isNewerVersion(localVersion, deployed.version) };
+  };
   const notBusy = (app: string) => {
     const busy = jobs.running(app);
     if (busy) throw new FaradayError("BAD_REQUEST", `a ${busy.action} of ${app} is still running; wait for it to finish`);
@@ -125,11 +141,10 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
   app.get("/api/instances", async () => {
     const instances = await deps.store.list();
     return {
-      instances: await Promise.all(instances.map(async (instance) => ({
-        ...instance,
-        health: await checkHealth(instance.url, healthTimeoutMs),
-        running: jobs.running(instance.app)?.id ?? null,
-      }))),
+      instances: await Promise.all(instances.map(async (instance) => {
+        const [health, version] = await Promise.all([checkHealth(instance.url, healthTimeoutMs), versionOf(instance)]);
+        return { ...instance, health, version, running: jobs.running(instance.app)?.id ?? null };
+      })),
     };
   });
 
@@ -138,7 +153,7 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
     const at = new Date().toISOString();
     if (result.ok) await deps.store.upsert({ ...instance, createdAt: at });
     if (await deps.store.get(job.app)) {
-      await deps.store.recordRun(job.app, { action: job.action, ok: result.ok, at, ...(result.ok ? {} : { error: result.error }) });
+      await deps.store.recordRun(job.app, { action: job.action === "launch" ? "launch" : "update", ok: result.ok, at, ...(result.ok ? {} : { error: result.error }) });
     }
     log(`${job.action} ${job.app}: ${result.ok ? `✓ ${result.url}` : `✗ ${result.error.code}`}`);
   };
@@ -150,7 +165,7 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
     const cwd = join(deps.appsDir, form.app);
     await mkdir(cwd, { recursive: true, mode: 0o700 });
     await writeFileAtomic(join(cwd, LAUNCHER_CONFIG_FILE), JSON.stringify(launchConfig(form), null, 2) + "\n", { mode: 0o600 });
-    const record = { app: form.app, region: form.region, memoryMb: form.memoryMb, url };
+    const record = { app: form.app, org: form.org, region: form.region, memoryMb: form.memoryMb, url };
     const options = { ...deployOptions(record, { env: deps.env, packageRoot: deps.packageRoot, appsDir: deps.appsDir, url }, { form }), ...(deps.deployHealthTimeoutMs ? { healthTimeoutMs: deps.deployHealthTimeoutMs } : {}) };
     const job = jobs.start(form.app, "launch", (emit) => deployFly(options, (event) => {
       emit(event);
@@ -162,7 +177,7 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
         });
       }
     }), finish(record));
-    log(`launch ${form.app}: started (${form.region}, ${form.memoryMb} MB)`);
+    log(`launch ${form.app}: started (${form.org}, ${form.region}, ${form.memoryMb} MB)`);
     return reply.code(202).send({ job: job.id, app: form.app });
   });
 
@@ -174,6 +189,37 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
     const job = jobs.start(instance.app, "update", (emit) => deployFly(options, emit), finish(instance));
     log(`update ${instance.app}: started`);
     return reply.code(202).send({ job: job.id, app: instance.app });
+  });
+
+  app.post("/api/update-all", async (_request, reply) => {
+    const instances = await deps.store.list();
+    if (instances.length === 0) throw new FaradayError("BAD_REQUEST", "nothing to update: no instances in the list");
+    for (const instance of instances) await mkdir(join(deps.appsDir, instance.app), { recursive: true, mode: 0o700 });
+    const job = jobs.startBatch(instances.map((instance) => instance.app), async (name, emit) => {
+      const instance = await instanceOf(name);
+      const options = { ...deployOptions(instance, { env: deps.env, packageRoot: deps.packageRoot, appsDir: deps.appsDir, url: instance.url }, { update: true }), ...(deps.deployHealthTimeoutMs ? { healthTimeoutMs: deps.deployHealthTimeoutMs } : {}) };
+      return deployFly(options, emit);
+    }, async (job, result) => finish(await instanceOf(job.app))(job, result));
+    log(`update all: started (${instances.map((instance) => instance.app).join(", ")})`);
+    return reply.code(202).send({ job: job.id, apps: job.apps });
+  });
+
+  app.get("/api/orgs", async () => {
+    const fly = await createFlyctl(deployEnvironment(deps.env));
+    const result = await fly.run(["orgs", "list", "--json"]);
+    if (result.exitCode !== 0) throw flyError(result, { command: "orgs list" });
+    let bySlug: Record<string, string>;
+    try {
+      bySlug = JSON.parse(result.stdout || "{}") as Record<string, string>;
+    } catch {
+      throw new FaradayError("FLY_COMMAND_FAILED", "`flyctl orgs list --json` printed something that is not JSON; is flyctl up to date? (flyctl version)");
+    }
+    return { orgs: Object.entries(bySlug).map(([slug, name]) => ({ slug, name })).sort((a, b) => (a.slug === "personal" ? -1 : b.slug === "personal" ? 1 : a.slug.localeCompare(b.slug))) };
+  });
+
+  app.get("/api/instances/:app/logs", async (request) => {
+    const instance = await instanceOf((request.params as { app: string }).app);
+    return { app: instance.app, text: await deployLogs(target(instance)) };
   });
 
   app.post("/api/instances/:app/repair", async (request) => {
@@ -192,6 +238,8 @@ export async function buildLauncherApp(deps: LauncherDeps): Promise<FastifyInsta
     notBusy(instance.app);
     await deployDestroy(target(instance));
     await deps.store.remove(instance.app);
+    // Its working directory (fly.toml, the pushed config) goes too; deployDestroy forgot the token.
+    await rm(join(deps.appsDir, instance.app), { recursive: true, force: true });
     log(`destroy ${instance.app}: done`);
     return { ok: true, app: instance.app };
   });

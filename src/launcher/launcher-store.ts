@@ -14,6 +14,8 @@ export interface LastRun {
 /** One instance the launcher started. No secrets: the gateway token stays in the deploy store. */
 export interface LaunchedInstance {
   readonly app: string;
+  /** The Fly organisation it was created in (absent for instances launched before it was asked). */
+  readonly org?: string;
   readonly region: string;
   readonly memoryMb: number;
   readonly url: string;

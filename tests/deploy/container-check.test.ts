@@ -58,7 +58,7 @@ describe("the repository's deployment files", () => {
 
   it("the fly.toml template, rendered, is consistent with the Dockerfile", () => {
     for (const memoryMb of ["256", "1024"]) {
-      const rendered = render(template, { app: "faraday-test", region: "ams", memoryMb, heapMb: String(Math.round(Number(memoryMb) * 0.6)), volumeName: "faraday_test_data" });
+      const rendered = render(template, { app: "faraday-test", region: "ams", memoryMb, heapMb: String(Math.round(Number(memoryMb) * 0.6)), volumeName: "faraday_test_data", cpus: "1" });
       assert.deepEqual(checkContainerConsistency({ dockerfile, flyToml: rendered }), []);
       const parsed = parseToml(rendered) as { app: string; primary_region: string; mounts: { source: string }; vm: Array<{ memory: string }> };
       assert.equal(parsed.app, "faraday-test");
@@ -68,10 +68,10 @@ describe("the repository's deployment files", () => {
     }
   });
 
-  it("the template has exactly the four placeholders and otherwise matches fly.toml", () => {
+  it("the template has exactly its six placeholders and otherwise matches fly.toml", () => {
     const placeholders = new Set([...template.matchAll(/\{\{(\w+)\}\}/g)].map((match) => match[1]));
-    assert.deepEqual([...placeholders].sort(), ["app", "heapMb", "memoryMb", "region", "volumeName"]);
-    const rendered = render(template, { app: "faraday", region: "iad", memoryMb: "256", heapMb: "160", volumeName: "faraday_data" });
+    assert.deepEqual([...placeholders].sort(), ["app", "cpus", "heapMb", "memoryMb", "region", "volumeName"]);
+    const rendered = render(template, { app: "faraday", region: "iad", memoryMb: "256", heapMb: "160", volumeName: "faraday_data", cpus: "1" });
     const withoutComments = (text: string): unknown => parseToml(text);
     assert.deepEqual(withoutComments(rendered), withoutComments(flyToml));
   });

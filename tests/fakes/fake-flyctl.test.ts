@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import {
   FLY_NO_CAPACITY_ERROR,
   FLY_NO_PAYMENT_ERROR,
   FLY_NOT_LOGGED_IN_ERROR,
+  FLY_UNAUTHORIZED_ERROR,
   installFakeFlyctl,
   secretDigest,
   type FakeFlyctl,
@@ -151,15 +153,14 @@ test("secrets import reads stdin; list shows names and digests, never values", L
   const imported = await ok(fake, ["secrets", "import", "-a", "faraday-test", "--stage"], { stdin });
   assert.match(imported, /staged/);
 
-  const listed = JSON.parse(await ok(fake, ["secrets", "list", "-a", "faraday-test", "--json"])) as Record<string, unknown>[];
-  assert.deepEqual(
-    listed.map((s) => [s.name, s.digest]),
-    [
-      ["ANTHROPIC_API_KEY", secretDigest(values.ANTHROPIC_API_KEY)],
-      ["TELEGRAM_BOT_TOKEN", secretDigest(values.TELEGRAM_BOT_TOKEN)],
-    ],
-  );
-  for (const entry of listed) assert.deepEqual(Object.keys(entry).sort(), ["created_at", "digest", "name"]);
+  const listed = JSON.parse(await ok(fake, ["secrets", "list", "-a", "faraday-test", "--json"])) as Record<string, string>[];
+  assert.deepEqual(listed.map((s) => [s.name, s.status]), [["ANTHROPIC_API_KEY", "Staged"], ["TELEGRAM_BOT_TOKEN", "Staged"]]);
+  // flyctl passes on the API's digest: opaque, so neither sha256 nor md5 of the value.
+  for (const entry of listed) {
+    assert.deepEqual(Object.keys(entry).sort(), ["digest", "name", "status"]);
+    const value = values[entry.name as keyof typeof values];
+    for (const algorithm of ["sha256", "md5"]) assert.notEqual(entry.digest, createHash(algorithm).update(value).digest("hex"));
+  }
   await ok(fake, ["secrets", "list", "-a", "faraday-test"]);
 
   // The value (with its "=") reached the state intact, staged until a deploy.
@@ -185,7 +186,8 @@ test("secrets set is recorded with its argv, so a test can catch a secret on the
   await ok(fake, ["secrets", "set", "LEAKY=hunter2", "-a", "faraday-test", "--stage"]);
   const leaks = fake.invocations().filter((call) => call.argv.some((arg) => arg.includes("hunter2")));
   assert.deepEqual(leaks.map((call) => call.command), ["secrets set"]);
-  assert.equal(fake.state().apps["faraday-test"]?.secrets.LEAKY?.digest, secretDigest("hunter2"));
+  assert.equal(fake.state().apps["faraday-test"]?.secrets.LEAKY?.value, "hunter2");
+  assert.notEqual(secretDigest(), secretDigest(), "digests are opaque");
 });
 
 test("failNext fails the next matching command once, with the given stderr and exit code", LIMIT, async (t) => {
@@ -377,4 +379,149 @@ test("cleanup removes the temporary directory", LIMIT, () => {
   fake.cleanup();
   assert.ok(!existsSync(fake.dir) && !existsSync(fake.statePath));
   fake.cleanup();
+});
+
+// ---------------------------------------------------------------------------------------------
+// The behaviours checked against flyctl's source (see fake-flyctl.mjs's header for the files).
+
+test("secrets import changes values the way flyctl's parser.go does: # cuts, one pair of quotes goes, triple quotes span lines", LIMIT, async (t) => {
+  const fake = fakeFly(t);
+  await createApp(fake);
+  const stdin = [
+    "# a comment line",
+    "HASH=p@ss#word",
+    'QUOTED_HASH="a # b"',
+    "NOTE=abc # note",
+    'DOUBLE="quoted"',
+    "SINGLE='a \"quoted\" # value'",
+    "  SPACED  =   value with trailing   ",
+    'MULTI="""first',
+    "second",
+    'third"""',
+    'ONE_LINE="""x"""',
+    "",
+  ].join("\n");
+  await ok(fake, ["secrets", "import", "-a", "faraday-test", "--stage"], { stdin });
+  const stored = Object.fromEntries(Object.values(fake.state().apps["faraday-test"]!.secrets).map((secret) => [secret.name, secret.value]));
+  assert.deepEqual(stored, {
+    HASH: "p@ss",
+    QUOTED_HASH: "a # b",
+    NOTE: "abc",
+    DOUBLE: "quoted",
+    // Cut at "#" (two double quotes before it, an even count), then no closing ' to strip.
+    SINGLE: "'a \"quoted\"",
+    SPACED: "value with trailing   ",
+    MULTI: "first\nsecond\nthird",
+    ONE_LINE: "x",
+  });
+  const bad = await run(fake, ["secrets", "import", "-a", "faraday-test"], { stdin: "NO_EQUALS_SIGN\n" });
+  assert.equal(bad.stderr, "Error: Failed to parse secrets from stdin: Secrets must be provided as NAME=VALUE pairs (NO_EQUALS_SIGN is invalid)\n");
+  const empty = await run(fake, ["secrets", "import", "-a", "faraday-test"], { stdin: "# nothing\n" });
+  assert.equal(empty.stderr, "Error: requires at least one SECRET=VALUE pair\n");
+  // A line over 64 KiB stops bufio.Scanner; parser.go ignores the error, so later lines are lost.
+  await ok(fake, ["secrets", "import", "-a", "faraday-test"], { stdin: `BEFORE=1\nHUGE=${"x".repeat(70_000)}\nAFTER=2\n` });
+  const after = fake.state().apps["faraday-test"]!.secrets;
+  assert.equal(after.BEFORE?.value, "1");
+  assert.equal(after.HUGE, undefined);
+  assert.equal(after.AFTER, undefined);
+});
+
+test("secrets set NAME=- reads the value from a piped stdin, trims surrounding whitespace, refuses more than 64 KiB", LIMIT, async (t) => {
+  const fake = fakeFly(t);
+  await createApp(fake);
+  const value = `p@ss#word "x" 'y' = z`;
+  await ok(fake, ["secrets", "set", "EXACT=-", "-a", "faraday-test", "--stage"], { stdin: value });
+  await ok(fake, ["secrets", "set", "TRIMMED=-", "-a", "faraday-test", "--stage"], { stdin: `\t ${value} \n` });
+  const secrets = fake.state().apps["faraday-test"]!.secrets;
+  assert.equal(secrets.EXACT?.value, value, "no parsing: # and quotes are kept");
+  assert.equal(secrets.TRIMMED?.value, value, "Go's strings.TrimSpace");
+  await ok(fake, ["secrets", "set", "MAX=-", "-a", "faraday-test", "--stage"], { stdin: "x".repeat(64 * 1024) });
+  const tooLong = await run(fake, ["secrets", "set", "BIG=-", "-a", "faraday-test", "--stage"], { stdin: "x".repeat(64 * 1024 + 1) });
+  assert.equal(tooLong.stderr, "Error: error reading stdin for 'BIG': Input exceeded max length of 65536 bytes\n");
+  const malformed = await run(fake, ["secrets", "set", "NOVALUE", "-a", "faraday-test"]);
+  assert.equal(malformed.stderr, "Error: could not parse secrets: 'NOVALUE': must be in the format NAME=VALUE\n");
+  // stdin that is not a pipe (here /dev/null, a character device): refused, like HasPipedStdin.
+  const { execa } = await import("execa");
+  const noPipe = await execa("flyctl", ["secrets", "set", "NOSTDIN=-", "-a", "faraday-test"], { env: { ...process.env, ...fake.env }, stdin: "ignore", reject: false });
+  assert.equal(noPipe.stderr, "Error: secret `NOSTDIN` expects standard input but none provided");
+  assert.equal(fake.state().apps["faraday-test"]!.secrets.NOSTDIN, undefined);
+});
+
+test("a token Fly refuses gets the API's 401 text; no token at all gets fly-go's ErrNoAuthToken", LIMIT, async (t) => {
+  const fake = fakeFly(t, { loggedIn: false, acceptedTokens: ["good-token"] });
+  const none = await run(fake, ["auth", "whoami"]);
+  assert.equal(none.stderr, FLY_NOT_LOGGED_IN_ERROR + "\n");
+  const revoked = await run(fake, ["auth", "whoami"], { env: { FLY_ACCESS_TOKEN: "revoked-token" } });
+  assert.deepEqual([revoked.exitCode, revoked.stderr], [1, FLY_UNAUTHORIZED_ERROR + "\n"]);
+  assert.match(await ok(fake, ["auth", "whoami"], { env: { FLY_API_TOKEN: "good-token" } }), /tester@example\.com/);
+});
+
+test("deploy builds fly.toml's [build].dockerfile, relative to fly.toml's directory, before --dockerfile", LIMIT, async (t) => {
+  const fake = fakeFly(t);
+  await createApp(fake);
+  const pkg = packageDir(t, "faraday-test");
+  const elsewhere = mkdtempSync(join(tmpdir(), "fake-flyctl-elsewhere-"));
+  t.after(() => rmSync(elsewhere, { recursive: true, force: true }));
+  const toml = (extra: string) => writeFileSync(join(elsewhere, "fly.toml"), `app = "faraday-test"\nprimary_region = "iad"\n${extra}`);
+  const deployArgs = ["deploy", pkg, "-a", "faraday-test", "--config", join(elsewhere, "fly.toml"), "--dockerfile", join(pkg, "Dockerfile"), "--ha=false", "-y"];
+
+  // fly.toml elsewhere names "Dockerfile": flyctl looks next to fly.toml, not at --dockerfile.
+  toml('[build]\n  dockerfile = "Dockerfile"\n');
+  const missing = await run(fake, deployArgs, { cwd: elsewhere });
+  assert.equal(missing.exitCode, 1);
+  assert.equal(missing.stderr, `Error: failed to fetch an image or build from source: dockerfile '${join(elsewhere, "Dockerfile")}' not found\n`);
+  // An absolute path does not help: it is joined under fly.toml's directory.
+  toml(`[build]\n  dockerfile = "${join(pkg, "Dockerfile")}"\n`);
+  assert.match((await run(fake, deployArgs)).stderr, new RegExp(`dockerfile '${join(elsewhere, pkg, "Dockerfile")}' not found`));
+  // A Dockerfile next to fly.toml wins over --dockerfile.
+  writeFileSync(join(elsewhere, "Dockerfile"), "FROM scratch\n");
+  toml('[build]\n  dockerfile = "Dockerfile"\n');
+  await ok(fake, deployArgs);
+  assert.equal(fake.state().deploys.at(-1)?.dockerfile, join(elsewhere, "Dockerfile"));
+  // Without [build], --dockerfile is used.
+  toml("");
+  await ok(fake, deployArgs);
+  assert.equal(fake.state().deploys.at(-1)?.dockerfile, join(pkg, "Dockerfile"));
+});
+
+test("deploy refuses more than 2,048 MB per shared CPU, as the Machines API does", LIMIT, async (t) => {
+  const fake = fakeFly(t);
+  await createApp(fake);
+  const pkg = packageDir(t, "faraday-test");
+  const vm = (memory: string, cpus: number) => writeFileSync(join(pkg, "fly.toml"), `app = "faraday-test"\nprimary_region = "iad"\n[[vm]]\n  memory = "${memory}"\n  cpu_kind = "shared"\n  cpus = ${cpus}\n`);
+  vm("4096mb", 1);
+  const refused = await run(fake, ["deploy", "-a", "faraday-test", "--ha=false", "-y"], { cwd: pkg });
+  assert.equal(refused.stderr, "Error: invalid machine config: For shared VMs with 1 CPUs, 4096MiB of memory is too high\n");
+  vm("4gb", 2);
+  await ok(fake, ["deploy", "-a", "faraday-test", "--ha=false", "-y"], { cwd: pkg });
+  assert.deepEqual(fake.state().apps["faraday-test"]?.machines[0]?.config.guest, { cpu_kind: "shared", cpus: 2, memory_mb: 4096 });
+  vm("300mb", 1);
+  assert.match((await run(fake, ["deploy", "-a", "faraday-test", "-y"], { cwd: pkg })).stderr, /300MiB of memory is not valid/);
+});
+
+test("volume snapshots: create schedules one, list shows them oldest first; machines list shows every machine", LIMIT, async (t) => {
+  const fake = fakeFly(t);
+  await createApp(fake);
+  const volume = JSON.parse(await ok(fake, ["volumes", "create", "faraday_data", "-a", "faraday-test", "-r", "iad", "-y", "--json"])) as FakeVolume;
+  assert.equal(await ok(fake, ["volumes", "snapshots", "create", volume.id, "-a", "faraday-test"]), `Scheduled to snapshot volume ${volume.id}\n`);
+  await ok(fake, ["vol", "snaps", "create", volume.id]);
+  const listed = JSON.parse(await ok(fake, ["volumes", "snapshots", "ls", volume.id, "-a", "faraday-test", "--json"])) as Array<Record<string, unknown>>;
+  assert.equal(listed.length, 2);
+  assert.deepEqual(Object.keys(listed[0]!).sort(), ["created_at", "digest", "id", "retention_days", "size", "status", "volume_size"]);
+  assert.ok(String(listed[0]!.created_at) <= String(listed[1]!.created_at));
+  assert.equal(fake.invocationsOf("volumes snapshots create").length, 2);
+  const unknown = await run(fake, ["volumes", "snapshots", "create", "vol_nope", "-a", "faraday-test"]);
+  assert.equal(unknown.exitCode, 1);
+
+  const pkg = packageDir(t, "faraday-test");
+  await ok(fake, ["deploy", "-a", "faraday-test", "--ha=false", "-y"], { cwd: pkg });
+  const extra = fake.addMachine("faraday-test", { state: "started", processGroup: "console" });
+  const machines = JSON.parse(await ok(fake, ["machines", "list", "-a", "faraday-test", "--json"])) as Array<{ id: string; config: { metadata: Record<string, string> } }>;
+  assert.deepEqual(machines.map((machine) => machine.config.metadata.fly_process_group), ["console", "app"]);
+  assert.equal(machines[0]!.id, extra);
+  // ssh console without --machine takes the first started machine, whatever its group.
+  await ok(fake, ["ssh", "console", "-a", "faraday-test", "-C", "true"]);
+  assert.equal(fake.state().apps["faraday-test"]!.sshSessions.at(-1)!.machineId, extra);
+  await ok(fake, ["ssh", "console", "-a", "faraday-test", "--process-group", "app", "-C", "true"]);
+  assert.equal(fake.state().apps["faraday-test"]!.sshSessions.at(-1)!.machineId, machines[1]!.id);
 });

@@ -22,19 +22,27 @@
  * - `volumes create NAME -a APP -r REGION -s GB -y [--json]` (needs `-y` like real flyctl when
  *   not interactive; a region in `noCapacityRegions` → {@link FLY_NO_CAPACITY_ERROR}), `volumes
  *   list -a APP --json`, `volumes destroy ID -y`.
- * - `secrets import -a APP [--stage]` (stdin `NAME=VALUE` lines), `secrets set NAME=VALUE…`,
- *   `secrets unset`, `secrets deploy`, `secrets list -a APP --json` → `[{name, digest,
- *   created_at}]` (digest = sha256 hex, see {@link secretDigest}); values are never printed.
+ * - `secrets import -a APP [--stage]` (stdin `NAME=VALUE` lines through a port of flyctl's
+ *   parser.go, which changes values: `p@ss#word` → `p@ss`), `secrets set NAME=VALUE…` and
+ *   `secrets set NAME=- ` (the value from stdin, TrimSpace'd, at most 64 KiB), `secrets unset`,
+ *   `secrets deploy`, `secrets list -a APP --json` → `[{name, digest, status}]` (the digest is
+ *   opaque, see {@link secretDigest}); values are never printed.
  * - `deploy [WORKDIR] -a APP [flags]` reads fly.toml (`--config`, else WORKDIR/fly.toml) and
- *   needs `--image`, a `[build] image`, or a Dockerfile; creates machines on the first deploy
+ *   needs `--image`, a `[build] image`, or a Dockerfile — fly.toml's `[build].dockerfile`
+ *   (relative to fly.toml's directory) before `--dockerfile`; refuses more than 2,048 MB per
+ *   shared CPU; creates machines on the first deploy
  *   (two unless `--ha=false`, each attached to a `[mounts]` volume, created if missing) and
  *   updates them afterwards. Each deploy is recorded in `state().deploys` (flags, cwd, fly.toml).
+ * - `volumes snapshots create VOLUME_ID`, `volumes snapshots list VOLUME_ID --json`.
  * - `status -a APP --json`, `machines list -a APP --json`, `machine restart|start|stop ID -a APP`,
  *   `logs -a APP --no-tail [--json]` (without `--no-tail` it fails: the real one never exits).
  * - `ssh console -a APP -C CMD` needs a started machine; records the command, how real flyctl
  *   splits it (no shell) and stdin in `state().apps[APP].sshSessions`; prints the output of the
  *   most recently set {@link FakeFlyctl.setSshOutput} rule whose `match` is a substring of CMD.
  * - Unknown commands and flags fail like cobra does (`Error: unknown command "x" for "flyctl"`).
+ *
+ * fake-flyctl/fake-flyctl.mjs's header names the flyctl source file each behaviour was checked
+ * against.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -144,6 +152,11 @@ export interface FakeFlyctl {
    */
   failNext(match: string, failure: FakeFailure, times?: number): void;
   clearFailures(): void;
+  /**
+   * Puts another machine in front of the app's machines (machines list shows it first), e.g. a
+   * stopped one, or one of another process group (`fly console` leaves such machines behind).
+   */
+  addMachine(app: string, machine: { state: string; processGroup?: string; region?: string }): string;
   /** Sets the state (and check status) of the app's machines, or of one machine. */
   setMachineState(app: string, state: string, options?: { machineId?: string; checks?: FakeCheck["status"] }): void;
   /** `ssh console -C CMD` with `match` in CMD prints this; the latest matching rule wins. */
@@ -238,6 +251,25 @@ export function installFakeFlyctl(options: FakeFlyctlOptions = {}): FakeFlyctl {
           machine.updated_at = new Date().toISOString();
           machine.checks = machine.checks.map((check) => ({ ...check, status, output: status === "passing" ? "OK" : "not ready" }));
         }
+      });
+    },
+    addMachine(appName, machine) {
+      return update((state) => {
+        const app = state.apps[appName];
+        if (!app) throw new Error(`addMachine: no app ${appName}`);
+        const template = app.machines[0];
+        if (!template) throw new Error(`addMachine: deploy ${appName} first`);
+        const id = `m_${Math.random().toString(16).slice(2, 16).padEnd(14, "0")}`;
+        const copy = JSON.parse(JSON.stringify(template)) as typeof template;
+        copy.id = id;
+        copy.name = `${appName}-extra`;
+        copy.state = machine.state;
+        copy.region = machine.region ?? template.region;
+        copy.config.mounts = [];
+        copy.config.metadata = { ...copy.config.metadata, fly_process_group: machine.processGroup ?? "app" };
+        copy.checks = [];
+        app.machines.unshift(copy);
+        return id;
       });
     },
     setSshOutput(match, output) {

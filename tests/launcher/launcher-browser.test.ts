@@ -2,15 +2,18 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { FLY_NO_CAPACITY_ERROR } from "../fakes/fake-flyctl.ts";
 import { launchBrowser, screenshot, VIEWPORTS } from "../helpers/browser.ts";
 import { LAUNCH_FORM, SECRETS, startLauncher, type LauncherUnderTest } from "./launcher-harness.ts";
 
-const STEP_COUNT = 8;
+const STEP_COUNT = 9;
+const UPDATE_STEP_COUNT = 10;
 
-async function openPage(browser: Browser, launcher: LauncherUnderTest, viewport: { width: number; height: number }) {
+/** Open the launcher: with the printed link (it signs in, once), or with the cookies of a signed-in browser. */
+async function openPage(browser: Browser, launcher: LauncherUnderTest, viewport: { width: number; height: number }, cookies?: Awaited<ReturnType<BrowserContext["cookies"]>>) {
   const context = await browser.newContext({ viewport });
+  if (cookies) await context.addCookies(cookies);
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   const problems: string[] = [];
@@ -18,7 +21,7 @@ async function openPage(browser: Browser, launcher: LauncherUnderTest, viewport:
     if (message.type() === "error") problems.push(message.text());
   });
   page.on("pageerror", (error) => problems.push(error.message));
-  await page.goto(launcher.signInUrl);
+  await page.goto(cookies ? `${launcher.base}/` : launcher.signInUrl);
   await page.locator("#launch-form").waitFor();
   return { context, page, problems };
 }
@@ -54,7 +57,7 @@ test("in a real browser: fill the form, watch a failed step and then every step 
     reached.push(await page.evaluate(() => (globalThis as any).document.activeElement?.id ?? ""));
     await page.keyboard.press("Tab");
   }
-  for (const id of ["app-name", "region", "memory", "provider-anthropic", "model-key", "telegram-token", "discord-token", "whatsapp", "favcrm-key", "launch-button"]) {
+  for (const id of ["app-name", "region", "memory", "org", "provider-anthropic", "model-key", "telegram-token", "discord-token", "whatsapp", "favcrm-key", "launch-button"]) {
     assert.ok(reached.includes(id), `Tab reaches #${id} (reached: ${reached.join(", ")})`);
   }
 
@@ -90,6 +93,27 @@ test("in a real browser: fill the form, watch a failed step and then every step 
   assert.ok(!JSON.stringify(dashboardRequest).includes(record.gatewayToken), "the token stays in the fragment, never sent to the server");
   await dashboard.close();
 
+  // Logs: the machine's recent lines, in the card.
+  launcher.fly.appendLogs(LAUNCH_FORM.app, ["gateway: whatsapp linked"]);
+  const card = page.locator(`.instance[data-app="${LAUNCH_FORM.app}"]`);
+  await card.locator('[data-action="logs"]').click();
+  await card.locator(".logs").waitFor();
+  assert.match(await card.locator(".logs").innerText(), /gateway: whatsapp linked/);
+
+  // An older version answers: the card says so; Update all shows the update's live steps.
+  launcher.instance.oldVersionUntilNextDeploy(launcher.fly, "0.0.1");
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await card.locator('[data-update="available"]').waitFor();
+  await screenshot(page, "launcher-update-available-desktop");
+  await page.getByRole("button", { name: "Update all" }).click();
+  // The launch's outcome is still on screen until the update's first event: wait for the update's own.
+  await page.locator("#progress-title", { hasText: /^Updated 1 instance$/ }).waitFor({ timeout: 60_000 });
+  await page.locator("#outcome.ok").waitFor();
+  assert.equal(await page.locator(".step.ok").count(), UPDATE_STEP_COUNT, (await page.locator(".step").evaluateAll((rows: any[]) => rows.map((row) => `${row.dataset.step}:${row.className}:${row.textContent}`))).join("\n"));
+  assert.match(await page.locator("#progress-title").innerText(), /^Updated 1 instance$/);
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await card.locator('[data-update="available"]').waitFor({ state: "detached" });
+
   // Destroy asks for the typed name.
   await page.locator(`.instance[data-app="${LAUNCH_FORM.app}"] [data-action="destroy"]`).click();
   const dialog = page.locator("#destroy-dialog");
@@ -102,10 +126,19 @@ test("in a real browser: fill the form, watch a failed step and then every step 
   await page.locator("#instances-empty").waitFor();
   assert.equal(launcher.fly.invocationsOf("apps destroy").length, 1);
   assert.deepEqual(problems, [], "no script errors and no CSP violations");
+  const cookies = await context.cookies();
   await context.close();
 
+  // The printed link was used up by the first sign-in: another browser gets the signed-out notice.
+  const second = await browser.newContext();
+  const reused = await second.newPage();
+  await reused.goto(launcher.signInUrl);
+  await reused.locator("#signed-out").waitFor();
+  assert.match(await reused.locator("#signed-out").innerText(), /already used/);
+  await second.close();
+
   // Phone width: the same flow fits and works.
-  const phone = await openPage(browser, launcher, VIEWPORTS.phone);
+  const phone = await openPage(browser, launcher, VIEWPORTS.phone, cookies);
   await screenshot(phone.page, "launcher-empty-phone");
   await fillForm(phone.page, "faraday-phone-test");
   await phone.page.getByRole("button", { name: "Launch" }).click();

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { installFakeFlyctl, type FakeFlyctl } from "../fakes/fake-flyctl.ts";
+import { faradayVersion } from "../../src/version.ts";
 import { runCli, type GatewayProcess } from "../helpers/gateway-process.ts";
 
 export const SECRETS = {
@@ -24,6 +25,12 @@ export interface InstanceServer {
   /** Every request: method, path, authorization header, body. */
   readonly requests: Array<{ method: string; path: string; authorization: string | undefined; body: string }>;
   healthy: boolean;
+  /** What /api/status says: this package's version unless set. */
+  version: string;
+  /** Answer `old` on /api/status until the fake flyctl records its next deploy (the new machine), then this package's version. */
+  oldVersionUntilNextDeploy(fly: FakeFlyctl, old: string): void;
+  /** Answer 401 to a bearer token other than the app's OPENCLAW_GATEWAY_TOKEN as the fake flyctl last deployed it. */
+  refuseTokensUnlessFlyHas(fly: FakeFlyctl, app: string): void;
 }
 
 async function body(request: IncomingMessage): Promise<string> {
@@ -35,16 +42,35 @@ async function body(request: IncomingMessage): Promise<string> {
 /** A stand-in for a deployed gateway on 127.0.0.1:0. */
 export async function startInstanceServer(t: TestContext): Promise<InstanceServer> {
   const requests: InstanceServer["requests"] = [];
-  const state = { healthy: true };
+  const state: { healthy: boolean; version: string; untilDeploy?: { fly: FakeFlyctl; deploys: number }; tokenFrom?: { fly: FakeFlyctl; app: string } } = { healthy: true, version: faradayVersion() };
+  /** The token the running machine has: the secret's value as of the last deploy (staged values are not live yet). */
+  const deployedToken = (fly: FakeFlyctl, app: string) => {
+    const secret = fly.state().apps[app]?.secrets.OPENCLAW_GATEWAY_TOKEN;
+    return secret && !secret.staged ? secret.value : undefined;
+  };
+  let lastConfig: string | undefined;
   const server = createServer(async (request, response) => {
     const path = (request.url ?? "/").split("?")[0]!;
     requests.push({ method: request.method ?? "GET", path, authorization: request.headers.authorization, body: await body(request) });
+    if (state.tokenFrom && path.startsWith("/api/") && request.headers.authorization !== `Bearer ${deployedToken(state.tokenFrom.fly, state.tokenFrom.app)}`) {
+      response.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "AUTH_INVALID", message: "invalid token" } }));
+      return;
+    }
     if (path === "/healthz") {
       response.writeHead(state.healthy ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ok: state.healthy }));
+    } else if (path === "/api/status") {
+      if (state.untilDeploy && state.untilDeploy.fly.state().deploys.length > state.untilDeploy.deploys) {
+        state.version = faradayVersion();
+        delete state.untilDeploy;
+      }
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ version: state.version }));
     } else if (path === "/readyz") {
       response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ready: true }));
     } else if (path === "/api/config" && request.method === "PUT") {
-      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ changed: true }));
+      // Like the gateway: `changed` only when the config differs from the one it has.
+      const changed = requests.at(-1)!.body !== lastConfig;
+      lastConfig = requests.at(-1)!.body;
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ changed }));
     } else if (path === "/") {
       response.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>Instance dashboard</title><h1>Instance dashboard</h1>");
     } else {
@@ -66,6 +92,19 @@ export async function startInstanceServer(t: TestContext): Promise<InstanceServe
     set healthy(value: boolean) {
       state.healthy = value;
     },
+    get version() {
+      return state.version;
+    },
+    set version(value: string) {
+      state.version = value;
+    },
+    refuseTokensUnlessFlyHas(fly, app) {
+      state.tokenFrom = { fly, app };
+    },
+    oldVersionUntilNextDeploy(fly, old) {
+      state.version = old;
+      state.untilDeploy = { fly, deploys: fly.state().deploys.length };
+    },
   };
 }
 
@@ -83,10 +122,10 @@ export interface LauncherUnderTest {
 }
 
 /** Start `faraday launcher --port 0` with the fake flyctl and every instance pointed at a loopback server. */
-export async function startLauncher(t: TestContext, options: { healthTimeoutSeconds?: number } = {}): Promise<LauncherUnderTest> {
+export async function startLauncher(t: TestContext, options: { healthTimeoutSeconds?: number; orgs?: string[] } = {}): Promise<LauncherUnderTest> {
   const home = await mkdtemp(join(tmpdir(), "faraday-launcher-"));
   t.after(() => rm(home, { recursive: true, force: true }));
-  const fly = installFakeFlyctl();
+  const fly = installFakeFlyctl(options.orgs ? { orgs: options.orgs } : {});
   t.after(() => fly.cleanup());
   const instance = await startInstanceServer(t);
   const child = runCli(t, ["launcher", "--port", "0"], {
@@ -95,7 +134,7 @@ export async function startLauncher(t: TestContext, options: { healthTimeoutSeco
     FARADAY_HOME: join(home, ".faraday"),
     FARADAY_LAUNCHER_INSTANCE_URL: instance.url,
     FARADAY_LAUNCHER_HEALTH_TIMEOUT: String(options.healthTimeoutSeconds ?? 10),
-  });
+  }, { cwd: home });
   const signInUrl = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`the launcher printed no address in 15 s:\n${child.stdout()}\n${child.stderr()}`)), 15_000);
     const look = () => {
@@ -158,6 +197,7 @@ export async function readEvents(launcher: LauncherUnderTest, cookie: string, jo
 
 export const LAUNCH_FORM = {
   app: "faraday-launch-test",
+  org: "personal",
   region: "ams",
   memoryMb: 512,
   provider: "anthropic",

@@ -3,10 +3,10 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FLY_NO_CAPACITY_ERROR } from "../fakes/fake-flyctl.ts";
-import { runToExit } from "../helpers/gateway-process.ts";
+import { REPO_ROOT, runToExit } from "../helpers/gateway-process.ts";
 import { call, LAUNCH_FORM, readEvents, SECRETS, signIn, startLauncher } from "./launcher-harness.ts";
 
-const STEPS = ["preflight", "app", "volume", "secrets", "fly.toml", "deploy", "health", "config"];
+const STEPS = ["preflight", "app", "volume", "secrets", "fly.toml", "deploy", "health", "version", "config"];
 
 test("the launcher refuses requests without its cookie, for another Host, and cross-origin POSTs", async (t) => {
   const launcher = await startLauncher(t);
@@ -27,13 +27,18 @@ test("the launcher refuses requests without its cookie, for another Host, and cr
   assert.equal(wrongToken.status, 401);
   assert.equal(wrongToken.headers.get("set-cookie"), null);
 
-  const cookie = await signIn(launcher);
   const sessionResponse = await fetch(`${launcher.base}/api/session`, { method: "POST", headers: { "content-type": "application/json", origin: launcher.base }, body: JSON.stringify({ token: launcher.token }) });
   const setCookie = sessionResponse.headers.get("set-cookie")!;
   assert.match(setCookie, /HttpOnly/);
   assert.match(setCookie, /SameSite=Strict/);
   assert.ok(!setCookie.includes(launcher.token), "the cookie is not the printed token");
+  const cookie = setCookie.split(";")[0]!;
   assert.equal((await call(launcher, cookie, "/api/instances")).status, 200);
+  // The printed link works once: a copy of it (history, a screen share) buys nothing later.
+  const again = await fetch(`${launcher.base}/api/session`, { method: "POST", headers: { "content-type": "application/json", origin: launcher.base }, body: JSON.stringify({ token: launcher.token }) });
+  assert.equal(again.status, 401);
+  assert.equal(again.headers.get("set-cookie"), null);
+  assert.match(((await again.json()) as { error: { message: string } }).error.message, /already used/);
 
   // DNS rebinding: evil.example resolving to 127.0.0.1 sends its own Host, even with a valid cookie.
   const { request } = await import("node:http");
@@ -79,18 +84,22 @@ test("a launch streams every step of deployFly as server-sent events, lists the 
   const finished = events.filter((event) => event.event === "step" && event.data.status !== "started");
   assert.deepEqual(finished.map((event) => event.data.step), STEPS);
   for (const event of finished) {
-    assert.ok(["done", "unchanged"].includes(event.data.status), `${event.data.step}: ${event.data.status}`);
+    assert.ok(["done", "unchanged", "passed"].includes(event.data.status), `${event.data.step}: ${event.data.status}`);
     assert.equal(typeof event.data.ms, "number");
   }
   const result = events.at(-1)!;
   assert.deepEqual(result.data, { event: "result", ok: true, app: LAUNCH_FORM.app, url: launcher.instance.url });
 
-  // What reached Fly: the secrets on stdin, the app in the region with the memory asked for.
-  const imported = launcher.fly.invocationsOf("secrets import");
-  assert.equal(imported.length, 1);
-  for (const [name, value] of [["ANTHROPIC_API_KEY", SECRETS.modelKey], ["TELEGRAM_BOT_TOKEN", SECRETS.telegramToken], ["DISCORD_BOT_TOKEN", SECRETS.discordToken], ["FAVCRM_API_KEY", SECRETS.favcrmKey]]) {
-    assert.ok(imported[0]!.stdin.includes(`${name}=${value}`), `${name} went on stdin`);
+  // What reached Fly: each secret alone on stdin, exactly; the app in the region with the memory asked for.
+  const sets = launcher.fly.invocationsOf("secrets set");
+  const stored = launcher.fly.state().apps[LAUNCH_FORM.app]!.secrets;
+  for (const [name, value] of [["ANTHROPIC_API_KEY", SECRETS.modelKey], ["TELEGRAM_BOT_TOKEN", SECRETS.telegramToken], ["DISCORD_BOT_TOKEN", SECRETS.discordToken], ["FAVCRM_API_KEY", SECRETS.favcrmKey]] as const) {
+    assert.equal(sets.find((call) => call.argv[2] === `${name}=-`)?.stdin, value, `${name} went on stdin`);
+    assert.equal(stored[name]?.value, value);
   }
+  assert.equal(launcher.fly.invocationsOf("secrets import").length, 0);
+  // Built from the package's Dockerfile although fly.toml lives in the launcher's app directory.
+  assert.equal(launcher.fly.state().deploys.at(-1)!.dockerfile, join(REPO_ROOT, "Dockerfile"));
   const app = launcher.fly.state().apps[LAUNCH_FORM.app]!;
   assert.equal(app.volumes[0]!.region, "ams");
   assert.equal(launcher.fly.state().deploys.at(-1)!.region, "ams");
@@ -114,12 +123,23 @@ test("a launch streams every step of deployFly as server-sent events, lists the 
 
   const instances = await call(launcher, cookie, "/api/instances");
   assert.equal(instances.json.instances[0].health.state, "healthy");
+  assert.equal(instances.json.instances[0].version.deployed, instances.json.instances[0].version.local);
+  assert.equal(instances.json.instances[0].version.updateAvailable, false);
   launcher.instance.healthy = false;
   assert.deepEqual((await call(launcher, cookie, "/api/instances")).json.instances[0].health, { state: "unhealthy", detail: "HTTP 503" });
   launcher.instance.healthy = true;
 
   const link = await call(launcher, cookie, `/api/instances/${LAUNCH_FORM.app}/dashboard-link`, {});
   assert.equal(link.json.url, `${launcher.instance.url}/#token=${encodeURIComponent(record.gatewayToken)}`);
+
+  // Launch again with the same form: unchanged on every step, and nothing that changes Fly.
+  const before = launcher.fly.invocations().length;
+  const rerun = await call(launcher, cookie, "/api/launch", LAUNCH_FORM);
+  const rerunEvents = (await readEvents(launcher, cookie, rerun.json.job)).events;
+  const rerunStatus = Object.fromEntries(rerunEvents.filter((event) => event.event === "step" && event.data.status !== "started").map((event) => [event.data.step, event.data.status]));
+  assert.deepEqual(rerunStatus, { preflight: "passed", app: "unchanged", volume: "unchanged", secrets: "unchanged", "fly.toml": "unchanged", deploy: "unchanged", health: "passed", version: "passed", config: "unchanged" });
+  const changing = ["apps create", "volumes create", "volumes snapshots create", "secrets set", "secrets import", "deploy", "machine restart", "machine start", "ssh console"];
+  assert.deepEqual(launcher.fly.invocations().slice(before).filter((invocation) => changing.includes(invocation.command ?? "")).map((invocation) => invocation.argv.join(" ")), []);
 
   // The scan: no secret value (nor the gateway token) in the stream, the list, the state file, argv, or the terminal.
   const everything = [
@@ -159,20 +179,23 @@ test("a failing step shows ✗ with the CLI's code and message; Launch again res
 
   // Update: `deploy update` — redeploys, same region (no second volume), nothing re-imported.
   const deploysBefore = launcher.fly.invocationsOf("deploy").length;
+  const setsBefore = launcher.fly.invocationsOf("secrets set").length;
   const update = await call(launcher, cookie, `/api/instances/${LAUNCH_FORM.app}/update`, {});
   assert.equal(update.status, 202, update.text);
   const updated = await readEvents(launcher, cookie, update.json.job);
   assert.equal(updated.events.at(-1)!.data.ok, true, updated.raw);
   assert.equal(launcher.fly.invocationsOf("deploy").length, deploysBefore + 1);
   assert.equal(launcher.fly.state().apps[LAUNCH_FORM.app]!.volumes.length, 1);
-  assert.equal(launcher.fly.invocationsOf("secrets import").length, 1, "update sends no secret again");
+  assert.deepEqual(launcher.fly.invocationsOf("secrets set").slice(setsBefore).map((call) => call.argv[2]), ["OPENCLAW_GATEWAY_TOKEN=-"], "update re-sets only the launcher's gateway token (no key again)");
+  assert.equal(launcher.fly.invocationsOf("volumes snapshots create").length, 1, "update snapshots the volume first");
+  assert.deepEqual(updated.events.filter((event) => event.event === "step" && event.data.status !== "started").map((event) => event.data.step), ["preflight", "app", "volume", "snapshot", "secrets", "fly.toml", "deploy", "health", "version", "config"]);
 
   // Repair: `deploy unlock` — doctor --fix inside the machine.
   launcher.fly.setSshOutput("doctor --fix", { stdout: JSON.stringify({ healthy: true, checks: [{ name: "lock", status: "ok", detail: "removed the lock of a dead gateway (pid 1)", fixed: true }] }) });
   const repair = await call(launcher, cookie, `/api/instances/${LAUNCH_FORM.app}/repair`, {});
   assert.equal(repair.status, 200, repair.text);
   assert.equal(repair.json.removedDeadLock, true);
-  assert.equal(launcher.fly.invocationsOf("ssh console").at(-1)!.argv.at(-1), "node dist/index.js doctor --fix --json");
+  assert.match(launcher.fly.invocationsOf("ssh console").at(-1)!.argv.at(-1)!, /^\/usr\/bin\/setpriv --reuid=node .* \/app\/dist\/index\.js doctor --fix --json/);
 
   // Destroy: the typed name must match.
   const wrong = await call(launcher, cookie, `/api/instances/${LAUNCH_FORM.app}/destroy`, { confirm: "faraday-launch" });
@@ -182,6 +205,9 @@ test("a failing step shows ✗ with the CLI's code and message; Launch again res
   assert.equal(destroyed.status, 200, destroyed.text);
   assert.equal(launcher.fly.invocationsOf("apps destroy").length, 1);
   assert.deepEqual((await call(launcher, cookie, "/api/instances")).json.instances, []);
+  // Forgotten on this computer: the token's record and the app's working directory.
+  await assert.rejects(stat(join(launcher.home, ".faraday", "deploys", `${LAUNCH_FORM.app}.json`)));
+  await assert.rejects(stat(join(launcher.home, ".faraday", "launcher", "apps", LAUNCH_FORM.app)));
 });
 
 test("a bad form is refused before anything runs, and a taken name never enters the list", async (t) => {
@@ -201,4 +227,91 @@ test("a bad form is refused before anything runs, and a taken name never enters 
   const events = await readEvents(launcher, cookie, taken.json.job);
   assert.equal(events.events.at(-1)!.data.error.code, "FLY_APP_NAME_TAKEN");
   assert.deepEqual((await call(launcher, cookie, "/api/instances")).json.instances, []);
+});
+
+test("organisations come from flyctl; the app is created in the one chosen; Logs shows flyctl logs --no-tail", async (t) => {
+  const launcher = await startLauncher(t, { orgs: ["personal", "acme-corp"] });
+  const cookie = await signIn(launcher);
+  const orgs = await call(launcher, cookie, "/api/orgs");
+  assert.deepEqual(orgs.json.orgs.map((org: { slug: string }) => org.slug), ["personal", "acme-corp"]);
+  const badOrg = await call(launcher, cookie, "/api/launch", { ...LAUNCH_FORM, org: "Not An Org" });
+  assert.equal(badOrg.status, 400);
+  const started = await call(launcher, cookie, "/api/launch", { ...LAUNCH_FORM, org: "acme-corp" });
+  const run = await readEvents(launcher, cookie, started.json.job);
+  assert.equal(run.events.at(-1)!.data.ok, true, run.raw);
+  assert.deepEqual(launcher.fly.invocationsOf("apps create")[0]!.argv.slice(3, 5), ["--org", "acme-corp"]);
+  assert.equal(launcher.fly.state().apps[LAUNCH_FORM.app]!.org, "acme-corp");
+  assert.equal((await call(launcher, cookie, "/api/instances")).json.instances[0].org, "acme-corp");
+
+  launcher.fly.appendLogs(LAUNCH_FORM.app, ["gateway: telegram connected"]);
+  const logs = await call(launcher, cookie, `/api/instances/${LAUNCH_FORM.app}/logs`);
+  assert.equal(logs.status, 200, logs.text);
+  assert.match(logs.json.text, /gateway: telegram connected/);
+  assert.deepEqual(launcher.fly.invocationsOf("logs").at(-1)!.argv, ["logs", "-a", LAUNCH_FORM.app, "--no-tail"]);
+  // 16 GB is more than 8 shared CPUs carry: refused before anything runs.
+  const tooBig = await call(launcher, cookie, "/api/launch", { ...LAUNCH_FORM, app: "faraday-too-big", memoryMb: 32768 });
+  assert.equal(tooBig.status, 400);
+});
+
+test("Update all updates every instance with the same live steps, stops at the first failure, and checks the new version answers", async (t) => {
+  const launcher = await startLauncher(t);
+  const cookie = await signIn(launcher);
+  for (const app of ["faraday-all-one", "faraday-all-two", "faraday-all-three"]) {
+    const started = await call(launcher, cookie, "/api/launch", { ...LAUNCH_FORM, app });
+    assert.equal((await readEvents(launcher, cookie, started.json.job)).events.at(-1)!.data.ok, true);
+  }
+  // An older version answers: the list says an update is available.
+  launcher.instance.oldVersionUntilNextDeploy(launcher.fly, "0.0.1");
+  const listed = (await call(launcher, cookie, "/api/instances")).json.instances;
+  assert.ok(listed.every((instance: { version: { deployed: string; updateAvailable: boolean } }) => instance.version.deployed === "0.0.1" && instance.version.updateAvailable));
+
+  const deploysBefore = launcher.fly.invocationsOf("deploy").length;
+  const all = await call(launcher, cookie, "/api/update-all", {});
+  assert.equal(all.status, 202, all.text);
+  assert.deepEqual(all.json.apps, ["faraday-all-one", "faraday-all-two", "faraday-all-three"]);
+  const { events } = await readEvents(launcher, cookie, all.json.job, 120_000);
+  assert.deepEqual(events.filter((event) => event.event === "app").map((event) => event.data.app), all.json.apps);
+  for (const app of all.json.apps) {
+    const steps = events.filter((event) => event.event === "step" && event.data.app === app && event.data.status !== "started").map((event) => event.data.step);
+    assert.deepEqual(steps, ["preflight", "app", "volume", "snapshot", "secrets", "fly.toml", "deploy", "health", "version", "config"], app);
+  }
+  assert.deepEqual(events.at(-1)!.data, { event: "result", batch: true, ok: true, updated: all.json.apps });
+  const deployed = launcher.fly.invocationsOf("deploy").slice(deploysBefore).map((call) => call.argv[call.argv.indexOf("-a") + 1]);
+  assert.deepEqual(deployed, all.json.apps, "one at a time, in order");
+  assert.equal((await call(launcher, cookie, "/api/instances")).json.instances[0].version.updateAvailable, false);
+
+  // The new machine never answers: the first update fails at the version check and the rest are not tried.
+  launcher.instance.version = "0.0.1";
+  const second = await call(launcher, cookie, "/api/update-all", {});
+  const failed = await readEvents(launcher, cookie, second.json.job, 120_000);
+  const result = failed.events.at(-1)!.data;
+  assert.equal(result.ok, false);
+  assert.equal(result.app, "faraday-all-one");
+  assert.equal(result.error.code, "DEPLOY_VERSION_MISMATCH");
+  assert.match(result.error.message, /answers version 0\.0\.1, but this deploy built/);
+  assert.deepEqual(result.skipped, ["faraday-all-two", "faraday-all-three"]);
+  assert.equal(launcher.fly.invocationsOf("deploy").length, deploysBefore + 4);
+  const instances = (await call(launcher, cookie, "/api/instances")).json.instances;
+  assert.equal(instances.find((instance: { app: string }) => instance.app === "faraday-all-one").lastRun.error.code, "DEPLOY_VERSION_MISMATCH");
+});
+
+test("a gateway that refuses the launcher's token: the message says what to do in the launcher (no .env), and Update puts the token back", async (t) => {
+  const launcher = await startLauncher(t);
+  const cookie = await signIn(launcher);
+  const started = await call(launcher, cookie, "/api/launch", LAUNCH_FORM);
+  assert.equal((await readEvents(launcher, cookie, started.json.job)).events.at(-1)!.data.ok, true);
+  const record = JSON.parse(await readFile(join(launcher.home, ".faraday", "deploys", `${LAUNCH_FORM.app}.json`), "utf8"));
+  // Someone changes the secret with flyctl; the new machine refuses the launcher's token.
+  launcher.fly.update((state) => void (state.apps[LAUNCH_FORM.app]!.secrets.OPENCLAW_GATEWAY_TOKEN!.value = "changed-elsewhere"));
+  launcher.instance.refuseTokensUnlessFlyHas(launcher.fly, LAUNCH_FORM.app);
+  const again = await call(launcher, cookie, "/api/launch", LAUNCH_FORM);
+  const refused = (await readEvents(launcher, cookie, again.json.job)).events.at(-1)!.data;
+  assert.equal(refused.ok, false);
+  assert.equal(refused.error.code, "AUTH_INVALID");
+  assert.doesNotMatch(refused.error.message, /\.env/);
+  assert.match(refused.error.message, /Press Update/);
+  const update = await call(launcher, cookie, `/api/instances/${LAUNCH_FORM.app}/update`, {});
+  const updated = await readEvents(launcher, cookie, update.json.job);
+  assert.equal(updated.events.at(-1)!.data.ok, true, updated.raw);
+  assert.equal(launcher.fly.state().apps[LAUNCH_FORM.app]!.secrets.OPENCLAW_GATEWAY_TOKEN!.value, record.gatewayToken);
 });

@@ -1,14 +1,23 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { maskSecret, newWebhookSecret, validateConfig, type FaradayConfig } from "../../config/index.ts";
+import { join } from "node:path";
+import { maskSecret } from "../../config/index.ts";
 import { FaradayError } from "../../errors/index.ts";
 import { writeFileAtomic } from "../../state/index.ts";
+import { faradayVersion } from "../../version.ts";
 import { checkContainerConsistency } from "../container-check.ts";
-import { readEnvFile } from "./env-file.ts";
-import { readDeployRecord, writeDeployRecord } from "./deploy-store.ts";
+import { pickAppMachine, type FlyMachine } from "./app-machine.ts";
+import { checkFlyAppName } from "./app-name.ts";
+import { readDeployRecord, writeDeployRecord, type DeployRecord } from "./deploy-store.ts";
 import { createFlyctl, flyError, type FlyClient } from "./flyctl.ts";
+import { readDeployedVersion } from "./gateway-version.ts";
+import { machineSize } from "./machine-size.ts";
+import { readDeployInput } from "./read-deploy-input.ts";
+import { checkSecretValue, secretHash } from "./secret-value.ts";
+
+export { secretsNeeded, WEBHOOK_SECRET_NAME, withWebhookSecretReference } from "./read-deploy-input.ts";
+import { WEBHOOK_SECRET_NAME } from "./read-deploy-input.ts";
 
 export interface DeployFlyOptions {
   readonly app: string;
@@ -22,16 +31,24 @@ export interface DeployFlyOptions {
   readonly dryRun?: boolean;
   readonly force?: boolean;
   readonly healthTimeoutMs?: number;
-  /** `deploy update`: rebuild and redeploy even when nothing changed. */
+  /** `deploy update`: snapshot the volume, then rebuild and redeploy even when nothing changed. */
   readonly redeploy?: boolean;
-  /** Where fly.toml is written (the current directory). */
+  /** Where fly.toml is written (the current directory; the launcher: its directory for the app). */
   readonly cwd: string;
-  /** The Faraday package root: Dockerfile, deploy/fly.toml.template. */
+  /** The Faraday package root: Dockerfile (the build context), deploy/fly.toml.template. */
   readonly packageRoot: string;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** What to do when the gateway refuses the token (the CLI: fix .env; the launcher says its own). */
+  readonly tokenMismatchHint?: string;
+  /**
+   * Secrets set again even when this computer set the same value last time (the launcher's
+   * update re-sets its gateway token, so a token changed on Fly by other means is put back).
+   */
+  readonly resendSecrets?: readonly string[];
 }
 
-export type StepStatus = "started" | "done" | "unchanged" | "planned" | "failed";
+/** `passed`: a check (preflight, health, version) that found nothing wrong; it changes nothing. */
+export type StepStatus = "started" | "done" | "unchanged" | "passed" | "planned" | "failed";
 
 /** One line of progress; `--json` prints these as they happen. Never carries a secret value. */
 export interface DeployEvent {
@@ -48,62 +65,25 @@ export interface DeployResult {
   readonly app: string;
   readonly url: string;
   readonly dashboard: string;
-  /** The gateway token; the CLI masks it unless --show-token. */
+  /** The gateway token; the CLI masks it unless --show-token. Undefined on a dry run that would generate one. */
   readonly gatewayToken: string | undefined;
+  /** The version answering /api/status after the run. */
+  readonly version?: string;
   readonly ready?: unknown;
 }
 
 export const VOLUME_NAME = "faraday_data";
 export const FLY_TOML_MARKER = "# Rendered by `faraday deploy fly`";
-
-const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
-
-/** The Fly secret a generated Telegram webhook secret is kept in; the pushed config names it. */
-export const WEBHOOK_SECRET_NAME = "TELEGRAM_WEBHOOK_SECRET";
-
-/**
- * A config with `channels.telegram.webhook.url` but no `secret` gets `${env:TELEGRAM_WEBHOOK_SECRET}`
- * (without one Telegram's webhook would accept forged updates from anyone, and the gateway refuses
- * such a config). Returns undefined when the config needs nothing.
- */
-export function withWebhookSecretReference(raw: unknown): unknown {
-  const webhook = (raw as { channels?: { telegram?: { webhook?: Record<string, unknown> } } } | undefined)?.channels?.telegram?.webhook;
-  if (!webhook || typeof webhook !== "object" || typeof webhook.url !== "string" || webhook.secret !== undefined) return undefined;
-  const root = raw as Record<string, Record<string, Record<string, unknown>>>;
-  return {
-    ...root,
-    channels: { ...root.channels, telegram: { ...root.channels!.telegram, webhook: { ...webhook, secret: `\${env:${WEBHOOK_SECRET_NAME}}` } } },
-  };
-}
-const secretNameFromEnvRef = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-/** Secret names a config needs on the server, with a reason for each. */
-export function secretsNeeded(config: FaradayConfig | undefined, raw: unknown): Map<string, string> {
-  const needed = new Map<string, string>();
-  const channels = config?.channels;
-  if (channels?.discord && channels.discord.enabled !== false && !channels.discord.token) needed.set("DISCORD_BOT_TOKEN", "channels.discord is enabled");
-  if (channels?.telegram && channels.telegram.enabled !== false && !channels.telegram.botToken) needed.set("TELEGRAM_BOT_TOKEN", "channels.telegram is enabled");
-  const models = [config?.agents?.defaults?.model, ...(config?.agents?.list ?? []).map((agent) => agent.model)];
-  for (const model of models) {
-    const refs = typeof model === "string" ? [model] : model ? [model.primary, ...(model.fallbacks ?? [])] : [];
-    for (const ref of refs) {
-      if (ref.startsWith("anthropic/") && !config?.models?.providers?.anthropic?.apiKey) needed.set("ANTHROPIC_API_KEY", `model ${ref}`);
-      if (ref.startsWith("openai/") && !config?.models?.providers?.openai?.apiKey) needed.set("OPENAI_API_KEY", `model ${ref}`);
-    }
-  }
-  for (const match of JSON.stringify(raw ?? {}).matchAll(secretNameFromEnvRef)) needed.set(match[1]!, "referenced as ${env:…} in the config");
-  return needed;
-}
-
-/** Credentials passed along when present even if the config does not name them. */
-const OPTIONAL_SECRETS = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "FAVCRM_API_KEY", "OPENCLAW_GATEWAY_TOKEN"];
+const DEFAULT_TOKEN_HINT = "put the app's OPENCLAW_GATEWAY_TOKEN in .env (or the environment)";
 
 export function renderFlyToml(template: string, values: { app: string; region: string; memoryMb: number; volumeName: string }): string {
+  const { cpus } = machineSize(values.memoryMb);
   const heapMb = Math.max(64, Math.round(values.memoryMb * 0.6));
   return `${FLY_TOML_MARKER} for ${values.app}; edit the template (deploy/fly.toml.template) instead.\n` + template
     .replaceAll("{{app}}", values.app)
     .replaceAll("{{region}}", values.region)
     .replaceAll("{{memoryMb}}", String(values.memoryMb))
+    .replaceAll("{{cpus}}", String(cpus))
     .replaceAll("{{heapMb}}", String(heapMb))
     .replaceAll("{{volumeName}}", values.volumeName);
 }
@@ -120,30 +100,35 @@ async function json<T>(fly: FlyClient, args: string[], context: { command: strin
 
 /**
  * `faraday deploy fly`: from nothing to a running gateway, one idempotent step at a time. A rerun
- * with the same input creates nothing; a run that failed resumes where it stopped (every step
- * first looks at what exists). Secrets only ever travel on flyctl's stdin.
+ * with the same input changes nothing on Fly (every step first looks at what exists, secrets are
+ * compared with the hashes in the local deploy record); a run that failed resumes where it
+ * stopped. Secrets only ever travel on flyctl's stdin, one `secrets set NAME=- --stage` each.
  */
 export async function deployFly(options: DeployFlyOptions, emit: (event: DeployEvent) => void): Promise<DeployResult> {
   // A rerun without --region/--memory (e.g. `deploy update`) keeps what the app was launched with:
   // defaulting to iad would render a fly.toml for iad and create a second volume there.
-  const remembered = await readDeployRecord(options.env, options.app);
-  const region = options.region ?? remembered?.region ?? "iad";
-  const memoryMb = options.memoryMb ?? remembered?.memoryMb ?? 256;
+  let record: DeployRecord | undefined = await readDeployRecord(options.env, options.app);
+  const region = options.region ?? record?.region ?? "iad";
+  const memoryMb = options.memoryMb ?? record?.memoryMb ?? 256;
   const volumeSizeGb = options.volumeSizeGb ?? 1;
   const url = (options.url ?? `https://${options.app}.fly.dev`).replace(/\/$/, "");
   const context = { app: options.app, region };
+  const localVersion = faradayVersion();
   let changed = false;
   /** Every secret value seen so far: scrubbed from any error text flyctl echoes back. */
   const secretValues: string[] = [];
   const scrub = (text: string) => secretValues.reduce((result, value) => (value.length >= 4 ? result.split(value).join(maskSecret(value)) : result), text);
+  const remember = async (change: Partial<DeployRecord>) => {
+    record = { ...record, app: options.app, url, region, memoryMb, ...change };
+    await writeDeployRecord(options.env, record);
+  };
 
-  async function step<T>(name: string, run: () => Promise<{ status: "done" | "unchanged" | "planned"; detail?: string; value?: T }>): Promise<T | undefined> {
+  async function step<T>(name: string, run: () => Promise<{ status: "done" | "unchanged" | "passed" | "planned"; detail?: string; value?: T }>): Promise<T | undefined> {
     const started = performance.now();
     emit({ event: "step", step: name, status: "started" });
     try {
       const outcome = await run();
-      // Preflight and the checks after the deploy change nothing on Fly.
-      if (outcome.status === "done" && name !== "preflight") changed = true;
+      if (outcome.status === "done") changed = true;
       emit({ event: "step", step: name, status: outcome.status, ms: Math.round(performance.now() - started), ...(outcome.detail ? { detail: outcome.detail } : {}) });
       return outcome.value;
     } catch (error) {
@@ -154,56 +139,17 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
     }
   }
 
-  // 1. preflight
+  // 1. preflight: nothing on Fly changes here
   const prepared = (await step("preflight", async () => {
+    checkFlyAppName(options.app);
+    machineSize(memoryMb);
     const fly = await createFlyctl(options.env);
     const whoami = await fly.run(["auth", "whoami"]);
     if (whoami.exitCode !== 0) throw flyError({ ...whoami, stderr: whoami.stderr || "not logged in" }, { command: "auth whoami" });
-    const envFile = options.envFile ?? (existsSync(join(options.cwd, ".env")) ? join(options.cwd, ".env") : undefined);
-    const fileValues = envFile ? await readEnvFile(resolve(options.cwd, envFile)) : {};
-    const configFile = options.configFile ?? (existsSync(join(options.cwd, "openclaw.json")) ? join(options.cwd, "openclaw.json") : undefined);
-    let raw: unknown;
-    let config: FaradayConfig | undefined;
-    let webhookSecret: string | undefined;
-    if (configFile) {
-      raw = JSON.parse(await readFile(resolve(options.cwd, configFile), "utf8"));
-      const referenced = withWebhookSecretReference(raw);
-      if (referenced) {
-        // Kept on this computer so a rerun stages the same value (an unchanged secret redeploys nothing).
-        webhookSecret = fileValues[WEBHOOK_SECRET_NAME] ?? options.env[WEBHOOK_SECRET_NAME] ?? remembered?.telegramWebhookSecret ?? newWebhookSecret();
-        fileValues[WEBHOOK_SECRET_NAME] = webhookSecret;
-        raw = referenced;
-      }
-      const values = { ...options.env, ...fileValues };
-      const state = await validateConfig(raw, values, configFile);
-      if (state.state !== "valid") {
-        throw new FaradayError("CONFIG_INVALID", `${configFile} has problems:\n${state.problems.map((problem) => `  ${problem.path || "(file)"}: ${problem.message}`).join("\n")}`);
-      }
-      config = state.config;
-    }
-    const needed = secretsNeeded(config, raw);
-    const secrets: Record<string, string> = {};
-    const missing: string[] = [];
-    for (const [name, why] of needed) {
-      const value = fileValues[name] ?? options.env[name];
-      if (value) secrets[name] = value;
-      else missing.push(`${name} (${why})`);
-    }
-    if (missing.length) {
-      throw new FaradayError("DEPLOY_SECRET_MISSING", `missing secrets: ${missing.join(", ")}. Put them in ${envFile ?? ".env"} (NAME=value lines) or the environment; they go to Fly through stdin, never the command line`);
-    }
-    for (const name of OPTIONAL_SECRETS) {
-      const value = fileValues[name] ?? (name === "OPENCLAW_GATEWAY_TOKEN" ? undefined : options.env[name]);
-      if (value && !secrets[name]) secrets[name] = value;
-    }
-    for (const [name, value] of Object.entries(fileValues)) secrets[name] ??= value;
-    for (const [name, value] of Object.entries(secrets)) {
-      // One NAME=VALUE line each on stdin: a line break inside a value would split it (and flyctl echoes bad lines).
-      if (/[\r\n]/.test(value)) throw new FaradayError("DEPLOY_SECRET_MISSING", `the value of ${name} contains a line break; secrets must be one line`);
-      secretValues.push(value);
-    }
-    const webhookNote = webhookSecret ? `; the Telegram webhook's secret is ${WEBHOOK_SECRET_NAME}` : "";
-    return { status: "done", detail: `flyctl ${fly.binary}; ${configFile ? `config ${configFile}` : "no config (defaults)"}; ${Object.keys(secrets).length} secret(s)${webhookNote}`, value: { fly, secrets, raw, webhookSecret } };
+    const input = await readDeployInput({ cwd: options.cwd, env: options.env, ...(options.envFile ? { envFile: options.envFile } : {}), ...(options.configFile ? { configFile: options.configFile } : {}), ...(record?.telegramWebhookSecret ? { rememberedWebhookSecret: record.telegramWebhookSecret } : {}) });
+    secretValues.push(...Object.values(input.secrets));
+    const webhookNote = input.webhookSecret ? `; the Telegram webhook's secret is ${WEBHOOK_SECRET_NAME}` : "";
+    return { status: "passed", detail: `flyctl ${fly.binary}; ${input.configFile ? `config ${input.configFile}` : "no config (defaults)"}; ${Object.keys(input.secrets).length} secret(s)${webhookNote}`, value: { fly, ...input } };
   }))!;
   const { fly, secrets, webhookSecret } = prepared;
 
@@ -215,52 +161,73 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
     if (options.dryRun) return { status: "planned", detail: `flyctl ${args.join(" ")}` };
     const result = await fly.run(args);
     if (result.exitCode !== 0) throw flyError(result, { command: "apps create", ...context });
-    return { status: "done", detail: `created ${options.app}` };
+    return { status: "done", detail: `created ${options.app} in ${options.org ?? "personal"}` };
   });
 
   // 3. volume
-  await step("volume", async () => {
+  const volumeId = await step<string>("volume", async () => {
     const existing = options.dryRun && changed ? [] : await json<Array<{ name?: string; region?: string; id?: string }>>(fly, ["volumes", "list", "-a", options.app, "--json"], { command: "volumes list", ...context }).catch((error) => {
       if (options.dryRun) return [];
       throw error;
     });
     const found = existing.find((volume) => volume.name === VOLUME_NAME && volume.region === region);
-    if (found) return { status: "unchanged", detail: `${VOLUME_NAME} (${found.id}) in ${region}` };
+    if (found) return { status: "unchanged", detail: `${VOLUME_NAME} (${found.id}) in ${region}`, ...(found.id ? { value: found.id } : {}) };
     const args = ["volumes", "create", VOLUME_NAME, "-a", options.app, "-r", region, "-s", String(volumeSizeGb), "-y", "--json"];
     if (options.dryRun) return { status: "planned", detail: `flyctl ${args.join(" ")}` };
-    const result = await fly.run(args);
-    if (result.exitCode !== 0) throw flyError(result, { command: "volumes create", ...context });
-    return { status: "done", detail: `created ${VOLUME_NAME} (${volumeSizeGb} GB) in ${region}` };
+    const created = await json<{ id?: string }>(fly, args, { command: "volumes create", ...context });
+    return { status: "done", detail: `created ${VOLUME_NAME} (${volumeSizeGb} GB) in ${region}`, ...(created?.id ? { value: created.id } : {}) };
   });
 
-  // 4. secrets — only changed ones, all at once on stdin, staged (one deploy later, not one per secret)
+  // 3b. snapshot (update only): a point to go back to before the new image touches the volume
+  if (options.redeploy) {
+    await step("snapshot", async () => {
+      if (!volumeId) return { status: "unchanged", detail: "no volume yet: nothing to snapshot" };
+      const args = ["volumes", "snapshots", "create", volumeId, "-a", options.app];
+      if (options.dryRun) return { status: "planned", detail: `flyctl ${args.join(" ")}` };
+      const result = await fly.run(args);
+      if (result.exitCode !== 0) throw flyError(result, { command: "volumes snapshots create", ...context });
+      return { status: "done", detail: `snapshot of ${volumeId} scheduled (flyctl volumes snapshots list ${volumeId} -a ${options.app})` };
+    });
+  }
+
+  // 4. secrets — each changed one on its own `secrets set NAME=- --stage`, the value on stdin
   const gatewayToken = await step<string>("secrets", async () => {
-    const listed = options.dryRun ? await fly.run(["secrets", "list", "-a", options.app, "--json"]).then((result) => (result.exitCode === 0 ? JSON.parse(result.stdout || "[]") : []), () => [])
-      : await json<Array<{ name?: string; Name?: string; digest?: string; Digest?: string }>>(fly, ["secrets", "list", "-a", options.app, "--json"], { command: "secrets list", ...context });
-    const digests = new Map<string, string>((listed as Array<{ name?: string; Name?: string; digest?: string; Digest?: string }>).map((entry) => [entry.name ?? entry.Name ?? "", entry.digest ?? entry.Digest ?? ""]));
-    const record = await readDeployRecord(options.env, options.app);
+    const listed = await json<Array<{ name?: string; Name?: string }>>(fly, ["secrets", "list", "-a", options.app, "--json"], { command: "secrets list", ...context }).catch((error) => {
+      if (options.dryRun) return [];
+      throw error;
+    });
+    const onFly = new Set((listed ?? []).map((entry) => entry.name ?? entry.Name ?? ""));
     let token = secrets.OPENCLAW_GATEWAY_TOKEN ?? record?.gatewayToken;
-    let generated = false;
-    if (!token) {
-      token = randomBytes(32).toString("base64url");
-      generated = true;
+    const generate = !token;
+    if (generate && !options.dryRun) token = randomBytes(32).toString("base64url");
+    if (token) {
+      checkSecretValue("OPENCLAW_GATEWAY_TOKEN", token);
+      secretValues.push(token);
     }
-    secretValues.push(token);
-    const desired: Record<string, string> = { ...secrets, OPENCLAW_GATEWAY_TOKEN: token };
-    const toImport = Object.entries(desired).filter(([name, value]) => digests.get(name) !== sha256(value));
-    if (toImport.length === 0) return { status: "unchanged", detail: `${Object.keys(desired).length} secret(s) already set`, value: token };
-    const names = toImport.map(([name]) => name).join(", ");
-    if (options.dryRun) return { status: "planned", detail: `flyctl secrets import -a ${options.app} --stage  (stdin: ${names}, values hidden)`, value: token };
-    const result = await fly.run(["secrets", "import", "-a", options.app, "--stage"], { stdin: toImport.map(([name, value]) => `${name}=${value}`).join("\n") + "\n" });
-    if (result.exitCode !== 0) throw flyError(result, { command: "secrets import", ...context });
-    if (generated || record?.gatewayToken !== token || record?.region !== region || record?.memoryMb !== memoryMb || (webhookSecret && record?.telegramWebhookSecret !== webhookSecret)) {
-      const kept = webhookSecret ?? record?.telegramWebhookSecret;
-      await writeDeployRecord(options.env, { app: options.app, gatewayToken: token, url, region, memoryMb, ...(kept ? { telegramWebhookSecret: kept } : {}) });
+    const desired: Record<string, string> = { ...secrets, ...(token ? { OPENCLAW_GATEWAY_TOKEN: token } : {}) };
+    const hashes = record?.secretHashes ?? {};
+    // Fly's digests are not a contract: a secret is unchanged when Fly has the name and this
+    // computer set exactly this value last time.
+    const toSet = Object.entries(desired).filter(([name, value]) => !onFly.has(name) || hashes[name] !== secretHash(value) || options.resendSecrets?.includes(name));
+    if (generate && options.dryRun) {
+      return { status: "planned", detail: `flyctl secrets set NAME=- --stage -a ${options.app} for ${[...toSet.map(([name]) => name), "OPENCLAW_GATEWAY_TOKEN (generated on the real run)"].join(", ")}; values on stdin` };
     }
-    return { status: "done", detail: `staged ${names}${generated ? " (generated OPENCLAW_GATEWAY_TOKEN)" : ""}`, value: token };
+    if (toSet.length === 0) return { status: "unchanged", detail: `${Object.keys(desired).length} secret(s) already set`, value: token };
+    const names = toSet.map(([name]) => name).join(", ");
+    if (options.dryRun) return { status: "planned", detail: `flyctl secrets set NAME=- --stage -a ${options.app} for ${names}; values on stdin`, value: token };
+    if (generate || record?.gatewayToken !== token) await remember({ gatewayToken: token! });
+    // Kept on this computer so a rerun stages the same value (an unchanged secret redeploys nothing).
+    if (webhookSecret && record?.telegramWebhookSecret !== webhookSecret) await remember({ telegramWebhookSecret: webhookSecret });
+    for (const [name, value] of toSet) {
+      const result = await fly.run(["secrets", "set", `${name}=-`, "-a", options.app, "--stage"], { stdin: value });
+      if (result.exitCode !== 0) throw flyError(result, { command: `secrets set ${name}=-`, ...context });
+      await remember({ secretHashes: { ...record?.secretHashes, [name]: secretHash(value) } });
+    }
+    return { status: "done", detail: `staged ${names}${generate ? " (generated OPENCLAW_GATEWAY_TOKEN)" : ""}`, value: token };
   });
+  if (!options.dryRun && (record?.region !== region || record?.memoryMb !== memoryMb || record?.url !== url)) await remember({});
 
-  // 5. fly.toml
+  // 5. fly.toml — no [build] section: the Dockerfile goes by absolute path on the command line
   const flyTomlPath = join(options.cwd, "fly.toml");
   await step("fly.toml", async () => {
     const template = await readFile(join(options.packageRoot, "deploy", "fly.toml.template"), "utf8");
@@ -275,37 +242,44 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
     }
     if (options.dryRun) return { status: "planned", detail: `write ${flyTomlPath}` };
     await writeFileAtomic(flyTomlPath, rendered);
-    return { status: "done", detail: `wrote ${flyTomlPath} (${memoryMb} MB, ${region})` };
+    return { status: "done", detail: `wrote ${flyTomlPath} (${memoryMb} MB, ${machineSize(memoryMb).cpus} shared CPU, ${region})` };
   });
 
-  // 6. deploy — skipped when nothing changed and a machine is already running
+  // 6. deploy — skipped when nothing changed, the gateway's machine runs and answers this version
   await step("deploy", async () => {
     if (!changed && !options.dryRun && !options.redeploy) {
-      const status = await fly.run(["status", "-a", options.app, "--json"]);
-      const machines = status.exitCode === 0 ? (JSON.parse(status.stdout || "{}") as { Machines?: Array<{ state?: string }> }).Machines ?? [] : [];
-      if (machines.some((machine) => machine.state === "started")) return { status: "unchanged", detail: "nothing changed; the machine is running" };
+      const machines = await json<FlyMachine[]>(fly, ["machines", "list", "-a", options.app, "--json"], { command: "machines list", ...context });
+      if (pickAppMachine(machines ?? [])?.state === "started") {
+        const deployed = await readDeployedVersion(url, gatewayToken);
+        if (deployed.version === undefined || deployed.version === localVersion) {
+          return { status: "unchanged", detail: `nothing changed; the machine is running${deployed.version ? ` version ${deployed.version}` : ""}` };
+        }
+      }
     }
+    // WORKING_DIRECTORY = the package (the build context); fly.toml and the Dockerfile by absolute path.
     const args = ["deploy", options.packageRoot, "-a", options.app, "--config", flyTomlPath, "--dockerfile", join(options.packageRoot, "Dockerfile"), "--ha=false", "--strategy", "immediate", "--remote-only", "-y"];
     if (options.dryRun) return { status: "planned", detail: `flyctl ${args.join(" ")}` };
     const result = await fly.run(args, { cwd: options.cwd });
     if (result.exitCode !== 0) throw flyError(result, { command: "deploy", ...context });
-    return { status: "done", detail: "deployed" };
+    return { status: "done", detail: `deployed version ${localVersion}` };
   });
 
   if (options.dryRun) {
-    emit({ event: "step", step: "health", status: "planned", detail: `poll ${url}/healthz` });
-    emit({ event: "step", step: "config", status: "planned", detail: `PUT ${url}/api/config` });
+    for (const [name, detail] of [["health", `poll ${url}/healthz`], ["version", `GET ${url}/api/status answers ${localVersion}`], ["config", `PUT ${url}/api/config`]] as const) {
+      emit({ event: "step", step: name, status: "planned", detail });
+    }
     return { ok: true, app: options.app, url, dashboard: `${url}/`, gatewayToken };
   }
 
-  // 7. health
+  // 7. health (a check)
   await step("health", async () => {
     const deadline = Date.now() + (options.healthTimeoutMs ?? 5 * 60_000);
     let last = "no answer";
     while (Date.now() < deadline) {
       try {
         const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) });
-        if (response.ok) return { status: "unchanged", detail: `${url}/healthz 200` };
+        await response.body?.cancel();
+        if (response.ok) return { status: "passed", detail: `${url}/healthz 200` };
         last = `HTTP ${response.status}`;
       } catch (error) {
         last = (error as Error).message;
@@ -317,8 +291,21 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
     throw new FaradayError("FLY_HEALTH_TIMEOUT", `the gateway did not answer ${url}/healthz in time (${last}). Last log lines:\n${tail || "(none)"}\nFix what they show, then run this again (it resumes)`);
   });
 
-  // 8. config
-  await step("config", async () => pushConfig({ ...options, url, token: gatewayToken!, raw: prepared.raw, fly }));
+  // 8. version (a check): the gateway answering is the one just built
+  const version = await step<string>("version", async () => {
+    const deployed = await readDeployedVersion(url, gatewayToken);
+    if (deployed.version === undefined && /HTTP 401\b/.test(deployed.problem)) {
+      throw new FaradayError("AUTH_INVALID", `the gateway refused the token (${deployed.problem}): it does not match the app's OPENCLAW_GATEWAY_TOKEN secret; ${options.tokenMismatchHint ?? DEFAULT_TOKEN_HINT}`);
+    }
+    if (deployed.version === undefined) throw new FaradayError("GATEWAY_UNREACHABLE", `could not read the deployed version: ${deployed.problem}`);
+    if (deployed.version !== localVersion) {
+      throw new FaradayError("DEPLOY_VERSION_MISMATCH", `${url} answers version ${deployed.version}, but this deploy built ${localVersion}: the old machine may still be serving. Check \`flyctl status -a ${options.app}\`, then run \`faraday deploy update --app ${options.app}\` again`);
+    }
+    return { status: "passed", detail: `${url}/api/status answers ${deployed.version}`, value: deployed.version };
+  });
+
+  // 9. config
+  await step("config", async () => pushConfig({ app: options.app, url, token: gatewayToken!, raw: prepared.raw, fly, tokenMismatchHint: options.tokenMismatchHint ?? DEFAULT_TOKEN_HINT }));
 
   let ready: unknown;
   try {
@@ -326,7 +313,7 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
   } catch {
     ready = undefined;
   }
-  return { ok: true, app: options.app, url, dashboard: `${url}/`, gatewayToken, ready };
+  return { ok: true, app: options.app, url, dashboard: `${url}/`, gatewayToken, ...(version ? { version } : {}), ready };
 }
 
 /**
@@ -336,7 +323,7 @@ export async function deployFly(options: DeployFlyOptions, emit: (event: DeployE
  * write it the same way and restart the machine: Fly credentials, not the gateway token, are what
  * may put a new program on the volume.
  */
-export async function pushConfig(input: { app: string; url: string; token: string; raw: unknown; fly: FlyClient }): Promise<{ status: "done" | "unchanged"; detail: string }> {
+export async function pushConfig(input: { app: string; url: string; token: string; raw: unknown; fly: FlyClient; tokenMismatchHint?: string }): Promise<{ status: "done" | "unchanged"; detail: string }> {
   if (input.raw === undefined) return { status: "unchanged", detail: "no openclaw.json to push" };
   let response: Response | undefined;
   try {
@@ -357,7 +344,7 @@ export async function pushConfig(input: { app: string; url: string; token: strin
     commandForbidden = response.status === 403 && body.error?.code === "CONFIG_COMMAND_FORBIDDEN";
     if (response.status !== 404 && !commandForbidden) {
       const problems = body.error?.problems?.map((problem) => `${problem.path}: ${problem.message}`).join("; ");
-      throw new FaradayError("DEPLOY_CONFIG_PUSH_FAILED", `the gateway refused the config (HTTP ${response.status} ${body.error?.code ?? ""}): ${problems ?? body.error?.message ?? ""}${response.status === 401 ? ". The token does not match the app's OPENCLAW_GATEWAY_TOKEN secret: put the right one in .env" : ""}`);
+      throw new FaradayError("DEPLOY_CONFIG_PUSH_FAILED", `the gateway refused the config (HTTP ${response.status} ${body.error?.code ?? ""}): ${problems ?? body.error?.message ?? ""}${response.status === 401 ? `. The token does not match the app's OPENCLAW_GATEWAY_TOKEN secret: ${input.tokenMismatchHint ?? DEFAULT_TOKEN_HINT}` : ""}`);
     }
   }
   // Fallback: ssh console runs without a shell, so the shell is explicit; the file comes on stdin.

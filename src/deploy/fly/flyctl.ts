@@ -27,6 +27,13 @@ export function flyError(result: FlyResult, context: { command: string; app?: st
   if (/no access token|not logged in|please login|auth login/i.test(text)) {
     return new FaradayError("FLY_NOT_LOGGED_IN", "flyctl is not logged in: run `flyctl auth login` (or set FLY_ACCESS_TOKEN to an org token), then run this again");
   }
+  // A revoked, expired or mistyped token: Fly's API answers 401 "You must be authenticated to view this."
+  if (/must be authenticated|\b401\b|unauthori[sz]ed/i.test(text)) {
+    return new FaradayError("FLY_NOT_LOGGED_IN", "Fly refused the access token (HTTP 401: revoked, expired or mistyped): run `flyctl auth login`, or set FLY_ACCESS_TOKEN / FLY_API_TOKEN to a valid org token (`flyctl tokens create org`), then run this again");
+  }
+  if (/too high|too low|is not valid/i.test(text) && /memory|CPU/i.test(text)) {
+    return new FaradayError("BAD_REQUEST", `Fly refused the machine size: ${text.split("\n").slice(-1)[0]}. Shared CPUs take at most 2048 MB each: pick a memory size from 256 MB to 16 GB in 256 MB steps (--memory), faraday picks the CPUs`);
+  }
   return new FaradayError("FLY_COMMAND_FAILED", `\`flyctl ${context.command}\` failed (exit ${result.exitCode}): ${text.split("\n").slice(-3).join(" ").slice(0, 400)}`);
 }
 

@@ -32,11 +32,23 @@ export interface FakeVolume {
   auto_backup_enabled: boolean;
   /** Set when `deploy` created the volume for a [mounts] source on a first deploy. */
   created_by_deploy?: boolean;
+  /** `volumes snapshots create` appends here. */
+  snapshots?: FakeSnapshot[];
+}
+
+export interface FakeSnapshot {
+  id: string;
+  size: number;
+  volume_size: number;
+  digest: string;
+  created_at: string;
+  status: string;
+  retention_days: number | null;
 }
 
 export interface FakeSecret {
   name: string;
-  /** sha256 hex of the value. */
+  /** Opaque (random per set), like the digest Fly's API returns: never a hash of the value. */
   digest: string;
   /** Kept only in the state file; never printed by the fake. */
   value: string;
@@ -121,6 +133,8 @@ export interface FakeDeployRecord {
   configPath: string | null;
   /** The fly.toml text the deploy read, if any. */
   flyToml: string | null;
+  /** The Dockerfile the deploy built, resolved as flyctl does; null for --image. */
+  dockerfile: string | null;
   image: string;
   region: string;
   strategy: string;
@@ -157,7 +171,8 @@ export interface FakeFlyState {
 }
 
 export declare function initialState(options?: FakeFlyStateOptions): FakeFlyState;
-export declare function secretDigest(value: string): string;
+export declare function secretDigest(): string;
+export declare function goTrimSpace(text: string): string;
 export declare function readState(statePath: string): FakeFlyState;
 export declare function writeStateAtomic(statePath: string, state: FakeFlyState): void;
 export declare function withStateLock<T>(statePath: string, fn: (state: FakeFlyState) => T): T;

@@ -19,11 +19,58 @@
 //
 // `tests/fakes/fake-flyctl.ts` installs it and is what tests use; this module's exports are
 // shared with that helper (see fake-flyctl.d.mts).
+//
+// Checked against flyctl's own source (github.com/superfly/flyctl at ad0172f, 2026-08-21; fly-go
+// at 22d6e51). Each behaviour below names the file it was read from:
+// - `deploy [WORKING_DIRECTORY]` changes into WORKING_DIRECTORY before it loads fly.toml
+//   (internal/command/command.go ChangeWorkingDirectoryToFirstArgIfPresent, run before
+//   RequireAppName in internal/command/deploy/deploy.go). The Dockerfile is fly.toml's
+//   `[build].dockerfile` joined to the directory fly.toml is in, and only without one
+//   `--dockerfile` made absolute against the working directory (internal/command/deploy/
+//   deploy_build.go resolveDockerfilePath; Go's filepath.Join, like node's path.join, keeps an
+//   absolute second path under the first). A named Dockerfile that does not exist fails with
+//   "dockerfile '…' not found" (internal/build/imgsrc/depot.go, dockerfile_builder.go).
+// - `secrets list --json` prints `[{name, digest, status}]` (internal/command/secrets/list.go,
+//   SecretWithStatus). flyctl computes no digest: it passes on what the API returns. The fake's
+//   digest is therefore opaque — random per set, neither sha256 nor md5 of the value — so code
+//   that compares digests with a hash of its own cannot pass here.
+// - `secrets import` parses stdin with internal/command/secrets/parser.go, ported line by line in
+//   parseSecretLines: lines through bufio.Scanner (64 KiB per line; a longer line ends the scan
+//   silently because the scanner's error is never checked), `#`-lines and blank lines skipped,
+//   key TrimSpace, value TrimLeft " ", cut at the first `#` when an even number of `"` precede it
+//   (then TrimRight " "), a one-line triple-quoted value, or triple quotes opening a multi-line
+//   value, else one pair of surrounding `"` or `'` removed.
+// - `secrets set NAME=VALUE…` splits each argument at its first "=" (internal/cmdutil/flags.go
+//   ParseKVStringsToMap). A value of exactly "-" reads stdin (internal/command/secrets/set.go):
+//   stdin must be a pipe ("secret `NAME` expects standard input but none provided"), at most
+//   64 * 1024 bytes ("Input exceeded max length of 65536 bytes"), and the value is Go's
+//   strings.TrimSpace of it (helpers/stdin.go ReadStdin).
+// - A token the API refuses gives "You must be authenticated to view this." — that text is the
+//   API's, not flyctl's (fly-go error.go only classifies 401s); no token at all gives fly-go's
+//   ErrNoAuthToken "no access token available. Please login with 'flyctl auth login'" (api.go),
+//   returned by RequireSession when not interactive (internal/command/command.go handleReLogin).
+// - Shared CPUs allow at most 2,048 MB each and at least 256, in 256 MB steps, with 1, 2, 4, 6 or 8
+//   CPUs (fly-go machine_types.go MAX_MEMORY_MB_PER_SHARED_CPU / MIN_MEMORY_MB_PER_SHARED_CPU;
+//   internal/machine/update.go cpusPerKind, InvalidConfigErr). `fly deploy` does not check this
+//   itself (internal/appconfig/machines.go computeToGuest copies [[vm]] as is): the Machines API
+//   refuses it. The fake uses flyctl's own wording for the refusal; the API's may differ.
+// - `machines list --json` prints every machine of the app, in API order, any state and process
+//   group (internal/command/machine/list.go renders flaps List(ctx, app, "")); the process group
+//   is config.metadata.fly_process_group (fly-go machine_types.go).
+// - `ssh console -C` runs as `--user` (default "root", internal/command/ssh/connect.go
+//   DefaultSshUsername) on the first *started* machine, narrowed by --region/--process-group
+//   (internal/command/ssh/console.go selectMachine); no shell (see splitCommandWords).
+// - `volumes snapshots create VOLUME_ID` prints "Scheduled to snapshot volume …"; `volumes
+//   snapshots list VOLUME_ID --json` prints `[{id, size, volume_size, digest, created_at, status,
+//   retention_days}]` oldest first (internal/command/volumes/snapshots/*.go, fly-go
+//   volume_types.go VolumeSnapshot). Aliases: snapshot, snaps.
+// - `logs --no-tail` / `-n` prints the buffered lines and exits (internal/command/logs/logs.go).
 
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   appendFileSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   readFileSync,
   realpathSync,
@@ -76,9 +123,12 @@ export function initialState(options = {}) {
   };
 }
 
-/** The sha256 hex digest `secrets list` reports for a value. */
-export function secretDigest(value) {
-  return createHash("sha256").update(value, "utf8").digest("hex");
+/**
+ * The digest `secrets list` reports: opaque, like Fly's (flyctl passes through what the API
+ * returns). Random per set, so it never equals a hash a client computes of the value.
+ */
+export function secretDigest() {
+  return randomBytes(8).toString("hex");
 }
 
 export function readState(statePath) {
@@ -166,9 +216,11 @@ const COMMANDS = {
   },
   "volumes list": { flags: { ...APP_FLAGS, ...JSON_FLAG, all: [BOOL] }, args: [0, 0] },
   "volumes destroy": { flags: { ...APP_FLAGS, ...YES_FLAG }, args: [1, Infinity] },
-  "secrets import": { flags: { ...APP_FLAGS, stage: [BOOL], detach: [BOOL] }, args: [0, 0] },
-  "secrets set": { flags: { ...APP_FLAGS, stage: [BOOL], detach: [BOOL] }, args: [1, Infinity] },
-  "secrets unset": { flags: { ...APP_FLAGS, stage: [BOOL], detach: [BOOL] }, args: [1, Infinity] },
+  "volumes snapshots create": { flags: { app: [VALUE, "a"], ...JSON_FLAG }, args: [1, 1] },
+  "volumes snapshots list": { flags: { app: [VALUE, "a"], ...JSON_FLAG }, args: [1, 1] },
+  "secrets import": { flags: { ...APP_FLAGS, stage: [BOOL], detach: [BOOL], "dns-checks": [BOOL] }, args: [0, 0] },
+  "secrets set": { flags: { ...APP_FLAGS, stage: [BOOL], detach: [BOOL], "dns-checks": [BOOL] }, args: [1, Infinity] },
+  "secrets unset": { flags: { ...APP_FLAGS, stage: [BOOL], detach: [BOOL], "dns-checks": [BOOL] }, args: [1, Infinity] },
   "secrets list": { flags: { ...APP_FLAGS, ...JSON_FLAG }, args: [0, 0] },
   "secrets deploy": { flags: { ...APP_FLAGS, detach: [BOOL] }, args: [0, 0] },
   deploy: {
@@ -197,12 +249,12 @@ const COMMANDS = {
   },
   "machine start": { flags: { ...APP_FLAGS }, args: [1, Infinity] },
   "machine stop": { flags: { ...APP_FLAGS, signal: [VALUE, "s"], timeout: [VALUE] }, args: [1, Infinity] },
-  logs: { flags: { ...APP_FLAGS, ...JSON_FLAG, region: [VALUE, "r"], machine: [VALUE, "i"], "no-tail": [BOOL, "n"] }, args: [0, 0] },
+  logs: { flags: { ...APP_FLAGS, ...JSON_FLAG, region: [VALUE, "r"], machine: [VALUE, "m"], instance: [VALUE, "i"], select: [BOOL, "s"], "no-tail": [BOOL, "n"] }, args: [0, 0] },
   "ssh console": {
     flags: {
       ...APP_FLAGS,
       command: [VALUE, "C"], user: [VALUE, "u"], machine: [VALUE], region: [VALUE, "r"], "process-group": [VALUE],
-      address: [VALUE, "A"], select: [BOOL, "s"], pty: [BOOL], quiet: [BOOL, "q"],
+      address: [VALUE, "A"], select: [BOOL, "s"], pty: [BOOL], quiet: [BOOL, "q"], container: [VALUE], "no-container": [BOOL], org: [VALUE, "o"],
     },
     args: [0, 0],
   },
@@ -218,22 +270,24 @@ const GROUP_ALIASES = {
   organizations: "orgs",
   organization: "orgs",
 };
-const SUB_ALIASES = { ls: "list", rm: "destroy", delete: "destroy", remove: "destroy" };
+const SUB_ALIASES = { ls: "list", rm: "destroy", delete: "destroy", remove: "destroy", snapshot: "snapshots", snaps: "snapshots" };
 
-const TREE = {};
+/** Command words as a tree: a node is `{ leaf: "volumes snapshots create" }` or `{ children }`. */
+const TREE = { children: {} };
 for (const name of Object.keys(COMMANDS)) {
-  const [first, second] = name.split(" ");
-  if (second === undefined) TREE[first] = { leaf: name };
-  else (TREE[first] ??= { children: {} }).children[second] = name;
+  let node = TREE;
+  const words = name.split(" ");
+  words.forEach((word, index) => {
+    if (index === words.length - 1) node.children[word] = { leaf: name };
+    else node = node.children[word] ??= { children: {} };
+  });
 }
 
-/** Canonical command words: `machines ls` → `machine list`, `vol rm` → `volumes destroy`. */
+/** Canonical command words: `machines ls` → `machine list`, `vol snaps ls` → `volumes snapshots list`. */
 export function canonicalCommand(text) {
   const words = String(text).trim().split(/\s+/).filter(Boolean);
   if (words.length === 0) return "";
-  words[0] = GROUP_ALIASES[words[0]] ?? words[0];
-  if (words.length > 1) words[1] = SUB_ALIASES[words[1]] ?? words[1];
-  return words.join(" ");
+  return words.map((word, index) => (index === 0 ? GROUP_ALIASES[word] ?? word : SUB_ALIASES[word] ?? word)).join(" ");
 }
 
 class FlyError extends Error {}
@@ -322,23 +376,14 @@ export function parseInvocation(argv) {
     const token = argv[i];
     const settled = unknown !== null || (node !== null && node.leaf !== undefined);
     if (!settled && !token.startsWith("-")) {
-      if (node === null) {
-        const group = GROUP_ALIASES[token] ?? token;
-        if (TREE[group]) {
-          node = TREE[group];
-          words.push(group);
-          continue;
-        }
-        unknown = { word: token, parent: "flyctl" };
-      } else {
-        const sub = SUB_ALIASES[token] ?? token;
-        if (node.children[sub]) {
-          node = { leaf: node.children[sub] };
-          words.push(sub);
-          continue;
-        }
-        unknown = { word: token, parent: `flyctl ${words.join(" ")}` };
+      const word = node === null ? GROUP_ALIASES[token] ?? token : SUB_ALIASES[token] ?? token;
+      const next = (node ?? TREE).children[word];
+      if (next) {
+        node = next;
+        words.push(word);
+        continue;
       }
+      unknown = { word: token, parent: words.length ? `flyctl ${words.join(" ")}` : "flyctl" };
       continue;
     }
     rest.push(token);
@@ -503,35 +548,75 @@ export function splitCommandWords(command) {
   return words;
 }
 
-/** Parses `NAME=VALUE` lines the way flyctl's secrets parser does (comments, quotes, """multiline"""). */
+/** Go's unicode.IsSpace set, as strings.TrimSpace uses it (JS's \s differs: it has U+FEFF, lacks U+0085). */
+const GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const GO_TRIM = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, "g");
+
+/** Go's strings.TrimSpace. */
+export function goTrimSpace(text) {
+  return String(text).replace(GO_TRIM, "");
+}
+
+/**
+ * bufio.Scanner with ScanLines: lines split at "\n", one trailing "\r" dropped. A line that does
+ * not fit MaxScanTokenSize (64 KiB) stops the scan; parser.go never checks scanner.Err(), so the
+ * rest of the input is silently ignored.
+ */
+function scanLines(text) {
+  const lines = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    if (Buffer.byteLength(line, "utf8") >= 64 * 1024) break;
+    lines.push(line.endsWith("\r") ? line.slice(0, -1) : line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+/**
+ * `secrets import`'s parser: a port of flyctl internal/command/secrets/parser.go parseSecrets.
+ * Returns [name, value] pairs (a later line with the same name wins, like the Go map).
+ */
 export function parseSecretLines(text) {
-  const secrets = [];
-  let multiline = null;
+  const secrets = new Map();
+  let multilineKey = null;
   let buffer = "";
-  for (const line of text.split(/\r?\n/)) {
-    if (multiline !== null) {
-      if (line.endsWith('"""')) {
-        buffer += line.slice(0, -3);
-        secrets.push([multiline, buffer]);
-        multiline = null;
-        buffer = "";
-      } else buffer += line + "\n";
-      continue;
-    }
-    if (line.startsWith("#") || line.trim() === "") continue;
-    const eq = line.indexOf("=");
-    if (eq < 0) fail(`Secrets must be provided as NAME=VALUE pairs (${line} is invalid)`);
-    const key = line.slice(0, eq).trim();
-    let value = line.slice(eq + 1).replace(/^ +/, "");
-    if (value.startsWith('"""')) {
-      multiline = key;
-      buffer = value.slice(3) + "\n";
+  for (const line of scanLines(text)) {
+    if (multilineKey === null) {
+      if (line.startsWith("#") || goTrimSpace(line) === "") continue;
+      const eq = line.indexOf("=");
+      if (eq < 0) fail(`Secrets must be provided as NAME=VALUE pairs (${line} is invalid)`);
+      const key = goTrimSpace(line.slice(0, eq));
+      let value = line.slice(eq + 1).replace(/^ +/, "");
+      const hash = value.indexOf("#");
+      if (hash >= 0) {
+        const before = value.slice(0, hash);
+        if ((before.split('"').length - 1) % 2 === 0) value = before.replace(/ +$/, "");
+      }
+      if (value.startsWith('"""') && value.endsWith('"""') && value.length >= 6) {
+        secrets.set(key, value.slice(3, -3));
+      } else if (value.startsWith('"""')) {
+        multilineKey = key;
+        buffer = value.slice(3) + "\n";
+      } else {
+        // Go slices value[1:len-1]: a lone quote character panics there; the fake fails instead.
+        if (value.length === 1 && (value === '"' || value === "'")) fail("panic: runtime error: slice bounds out of range [1:0]");
+        if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+        else if (value.startsWith("'") && value.endsWith("'")) value = value.slice(1, -1);
+        secrets.set(key, value);
+      }
+    } else if (line.endsWith('"""')) {
+      secrets.set(multilineKey, buffer + line.slice(0, -3));
+      multilineKey = null;
+      buffer = "";
     } else {
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-      secrets.push([key, value]);
+      buffer += line + "\n";
     }
   }
-  return secrets;
+  return [...secrets];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -754,23 +839,56 @@ const handlers = {
     }
   },
 
+  "volumes snapshots create"(ctx) {
+    const { app, volume } = snapshotVolume(ctx);
+    const retention = volume.snapshot_retention ?? 5;
+    (volume.snapshots ??= []).push({ id: `vs_${base36(16)}`, size: 0, volume_size: volume.size_gb * 1024 ** 3, digest: hex(16), created_at: now(), status: "created", retention_days: retention });
+    pushLog(app, `Volume ${volume.id} snapshot scheduled`);
+    ctx.out(`Scheduled to snapshot volume ${volume.id}\n`);
+  },
+
+  "volumes snapshots list"(ctx) {
+    const { volume } = snapshotVolume(ctx);
+    const snapshots = [...(volume.snapshots ?? [])].sort((a, b) => a.created_at.localeCompare(b.created_at));
+    if (ctx.flags.json) ctx.json(snapshots);
+    else if (snapshots.length === 0) ctx.err(`No snapshots available for volume ${volume.id}\n`);
+    else ctx.out(table(["ID", "STATUS", "STORED SIZE", "VOL SIZE", "CREATED AT", "RETENTION DAYS"], snapshots.map((v) => [v.id, v.status, `${v.size} B`, `${v.volume_size} B`, v.created_at, String(v.retention_days ?? "")])));
+  },
+
   "secrets import"(ctx) {
     const app = requireApp(ctx);
-    const pairs = parseSecretLines(ctx.stdin);
-    if (pairs.length === 0) fail("requires at least one SECRET");
+    let pairs;
+    try {
+      pairs = parseSecretLines(ctx.stdin);
+    } catch (error) {
+      if (error instanceof FlyError) fail(`Failed to parse secrets from stdin: ${error.message}`);
+      throw error;
+    }
+    if (pairs.length === 0) fail("requires at least one SECRET=VALUE pair");
     setSecrets(ctx, app, pairs);
   },
 
   "secrets set"(ctx) {
     const app = requireApp(ctx);
-    const pairs = ctx.positionals.map((arg) => {
+    // internal/cmdutil/flags.go ParseKVStringsToMap: split at the first "=", later names win.
+    const secrets = new Map();
+    for (const arg of ctx.positionals) {
       const eq = arg.indexOf("=");
-      if (eq <= 0) fail(`Secrets must be provided as NAME=VALUE pairs (${arg} is invalid)`);
-      const name = arg.slice(0, eq);
-      const value = arg.slice(eq + 1);
-      return [name, value === "-" ? ctx.stdin.replace(/\r?\n$/, "") : value];
-    });
-    setSecrets(ctx, app, pairs);
+      if (eq < 0) fail(`could not parse secrets: '${arg}': must be in the format NAME=VALUE`);
+      secrets.set(arg.slice(0, eq), arg.slice(eq + 1));
+    }
+    // internal/command/secrets/set.go + helpers/stdin.go: "-" reads stdin (a pipe), up to 64 KiB, TrimSpace.
+    let stdinRead = false;
+    for (const [name, value] of secrets) {
+      if (value !== "-") continue;
+      if (!ctx.stdinPiped) fail(`secret \`${name}\` expects standard input but none provided`);
+      const input = stdinRead ? "" : ctx.stdin;
+      stdinRead = true;
+      if (Buffer.byteLength(input, "utf8") > 64 * 1024) fail(`error reading stdin for '${name}': Input exceeded max length of 65536 bytes`);
+      secrets.set(name, goTrimSpace(input));
+    }
+    if (secrets.size < 1) fail("requires at least one SECRET=VALUE pair");
+    setSecrets(ctx, app, [...secrets]);
   },
 
   "secrets unset"(ctx) {
@@ -785,8 +903,9 @@ const handlers = {
   "secrets list"(ctx) {
     const app = requireApp(ctx);
     const secrets = Object.values(app.secrets).sort((a, b) => a.name.localeCompare(b.name));
-    if (ctx.flags.json) ctx.json(secrets.map(({ name, digest, created_at }) => ({ name, digest, created_at })));
-    else ctx.out(table(["NAME", "DIGEST", "STATUS", "CREATED AT"], secrets.map((s) => [s.name, s.digest, s.staged ? "Staged" : "Deployed", s.created_at])));
+    const status = (secret) => (secret.staged || app.machines.length === 0 ? "Staged" : "Deployed");
+    if (ctx.flags.json) ctx.json(secrets.map((secret) => ({ name: secret.name, digest: secret.digest, status: status(secret) })));
+    else ctx.out(table(["NAME", "DIGEST", "STATUS"], secrets.map((secret) => [secret.name, secret.digest, status(secret)])));
   },
 
   "secrets deploy"(ctx) {
@@ -811,14 +930,19 @@ const handlers = {
 
     let image = ctx.flags.image ?? toml.build?.image;
     let built = false;
+    let dockerfile = null;
     if (!image) {
-      const dockerfile = ctx.flags.dockerfile
-        ? resolve(workdir, ctx.flags.dockerfile)
-        : toml.build?.dockerfile
-          ? resolve(config.path ? dirname(config.path) : workdir, toml.build.dockerfile)
-          : join(workdir, "Dockerfile");
-      if (!existsSync(dockerfile)) {
-        fail("failed to fetch an image or build from source: app does not have a Dockerfile or buildpacks configured. See https://fly.io/docs/reference/configuration/#the-build-section");
+      // deploy_build.go resolveDockerfilePath: fly.toml's [build].dockerfile first, joined (not
+      // resolved: an absolute path stays under the directory) to fly.toml's directory; --dockerfile
+      // only without it. A named file that is missing fails the build (imgsrc/depot.go).
+      if (toml.build?.dockerfile) dockerfile = resolve(join(config.path ? dirname(config.path) : workdir, String(toml.build.dockerfile)));
+      else if (ctx.flags.dockerfile) dockerfile = resolve(workdir, ctx.flags.dockerfile);
+      if (dockerfile !== null && !existsSync(dockerfile)) fail(`failed to fetch an image or build from source: dockerfile '${dockerfile}' not found`);
+      if (dockerfile === null) {
+        dockerfile = join(workdir, "Dockerfile");
+        if (!existsSync(dockerfile)) {
+          fail("failed to fetch an image or build from source: app does not have a Dockerfile or buildpacks configured. See https://fly.io/docs/reference/configuration/#the-build-section");
+        }
       }
       image = `registry.fly.io/${app.name}:deployment-${base36(26).toUpperCase()}`;
       built = true;
@@ -832,6 +956,7 @@ const handlers = {
       workdir,
       configPath: config.path,
       flyToml: config.text,
+      dockerfile,
       image,
       region: "",
       strategy,
@@ -857,6 +982,7 @@ const handlers = {
       cpus: vm?.cpus ?? 1,
       memory_mb: memoryMb(ctx.flags["vm-memory"] ?? vm?.memory ?? vm?.memory_mb ?? 256) ?? 256,
     };
+    checkGuest(guest);
     const env = { ...(toml.env ?? {}), ...Object.fromEntries((ctx.flags.env ?? []).map((pair) => [pair.split("=")[0], pair.slice(pair.indexOf("=") + 1)])) };
     if (region) env.PRIMARY_REGION ??= region;
     const services = toml.http_service ? [{ protocol: "tcp", internal_port: toml.http_service.internal_port ?? 8080, autostop: toml.http_service.auto_stop_machines ?? null, min_machines_running: toml.http_service.min_machines_running ?? 0 }] : [];
@@ -985,7 +1111,8 @@ const handlers = {
     if (!ctx.flags["no-tail"]) fail("the fake flyctl does not follow logs: real `flyctl logs` without --no-tail never exits; pass --no-tail");
     let entries = app.logs;
     if (ctx.flags.region) entries = entries.filter((e) => e.region === ctx.flags.region);
-    if (ctx.flags.machine) entries = entries.filter((e) => e.instance === ctx.flags.machine);
+    const machineFilter = ctx.flags.machine ?? ctx.flags.instance;
+    if (machineFilter) entries = entries.filter((e) => e.instance === machineFilter);
     if (ctx.flags.json) ctx.out(entries.map((e) => JSON.stringify(e) + "\n").join(""));
     else ctx.out(entries.map((e) => `${e.timestamp} app[${e.instance}] ${e.region} [${e.level}] ${e.message}\n`).join(""));
   },
@@ -994,7 +1121,12 @@ const handlers = {
     const app = requireApp(ctx);
     const command = ctx.flags.command;
     if (command === undefined) fail("the fake flyctl has no interactive ssh sessions; pass -C COMMAND");
-    const started = app.machines.filter((m) => m.state === "started");
+    let started = app.machines.filter((m) => m.state === "started");
+    if (started.length === 0) fail(`app ${app.name} has no started VMs.\nIt may be unhealthy or not have been deployed yet.\nTry the following command to verify:\n\nfly status`);
+    if (ctx.flags.region) started = started.filter((m) => m.region === ctx.flags.region);
+    if (ctx.flags.region && started.length === 0) fail(`app ${app.name} has no VMs in region ${ctx.flags.region}`);
+    if (ctx.flags["process-group"]) started = started.filter((m) => m.config.metadata?.fly_process_group === ctx.flags["process-group"]);
+    if (ctx.flags["process-group"] && started.length === 0) fail(`app ${app.name} has no VMs in process group ${ctx.flags["process-group"]}`);
     const machine = ctx.flags.machine ? app.machines.find((m) => m.id === ctx.flags.machine) : started[0];
     if (ctx.flags.machine && !machine) fail(`machine ${ctx.flags.machine} not found`);
     if (!machine || machine.state !== "started") fail(`app ${app.name} has no started VMs.\nIt may be unhealthy or not have been deployed.\nTry the following command to verify:\n\nfly status`);
@@ -1009,10 +1141,24 @@ const handlers = {
   },
 };
 
+/**
+ * The Machines API's sizing rules for shared CPUs (fly-go MAX_MEMORY_MB_PER_SHARED_CPU = 2048,
+ * MIN_MEMORY_MB_PER_SHARED_CPU = 256; flyctl internal/machine/update.go cpusPerKind and the
+ * wording of InvalidConfigErr).
+ */
+function checkGuest(guest) {
+  if (guest.cpu_kind !== "shared") return;
+  const { cpus, memory_mb: memory } = guest;
+  if (![1, 2, 4, 6, 8].includes(cpus)) fail(`invalid machine config: For the CPU kind shared, ${cpus} CPUs is not valid`);
+  if (memory % 256 !== 0) fail(`invalid machine config: ${memory}MiB of memory is not valid`);
+  if (memory < 256 * cpus) fail(`invalid machine config: For shared VMs with ${cpus} CPUs, ${memory}MiB of memory is too low`);
+  if (memory > 2048 * cpus) fail(`invalid machine config: For shared VMs with ${cpus} CPUs, ${memory}MiB of memory is too high`);
+}
+
 function setSecrets(ctx, app, pairs) {
   for (const [name, value] of pairs) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) fail(`invalid secret name "${name}"`);
-    app.secrets[name] = { name, digest: secretDigest(value), value, created_at: now(), staged: true };
+    app.secrets[name] = { name, digest: secretDigest(), value, created_at: now(), staged: true };
   }
   afterSecretsChange(ctx, app);
 }
@@ -1037,6 +1183,16 @@ function updateMachinesForSecrets(ctx, app) {
   for (const secret of Object.values(app.secrets)) secret.staged = false;
 }
 
+function snapshotVolume(ctx) {
+  const [id] = ctx.positionals;
+  const apps = ctx.flags.app ? [requireApp(ctx, ctx.flags.app)] : Object.values(ctx.state.apps);
+  for (const app of apps) {
+    const volume = app.volumes.find((v) => v.id === id);
+    if (volume) return { app, volume };
+  }
+  return fail(`failed retrieving snapshots: volume ${id} not found`);
+}
+
 function machineAction(ctx, action) {
   const app = requireApp(ctx);
   for (const id of ctx.positionals) {
@@ -1059,7 +1215,7 @@ function recordedEnv(env) {
  * Runs one parsed invocation against `state` (mutating it). Synchronous: stdin is read first.
  * Returns `{ stdout, stderr, exitCode }`.
  */
-export function execute(state, { argv, parsed, stdin, env, cwd }) {
+export function execute(state, { argv, parsed, stdin, env, cwd, stdinPiped = true }) {
   let stdout = "";
   let stderr = "";
   const ctx = {
@@ -1068,6 +1224,7 @@ export function execute(state, { argv, parsed, stdin, env, cwd }) {
     env,
     cwd,
     stdin,
+    stdinPiped,
     flags: parsed.flags ?? {},
     positionals: parsed.positionals ?? [],
     exitCode: 0,
@@ -1100,6 +1257,15 @@ export function execute(state, { argv, parsed, stdin, env, cwd }) {
   } catch (error) {
     if (!(error instanceof FlyError)) throw error;
     return { stdout, stderr: stderr + `Error: ${error.message}\n`, exitCode: 1 };
+  }
+}
+
+/** helpers/stdin.go HasPipedStdin: stdin is not a character device (a terminal or /dev/null). */
+function stdinIsPipe() {
+  try {
+    return !fstatSync(0).isCharacterDevice();
+  } catch {
+    return false;
   }
 }
 
@@ -1158,7 +1324,7 @@ async function main() {
       outcome = { stdout: "", stderr: "Error: fake flyctl: stdin was not closed within 10 s (real flyctl would wait forever)\n", exitCode: 1 };
     } else {
       try {
-        outcome = execute(state, { argv, parsed, stdin: input.text, env, cwd: process.cwd() });
+        outcome = execute(state, { argv, parsed, stdin: input.text, env, cwd: process.cwd(), stdinPiped: stdinIsPipe() });
       } catch (error) {
         outcome = { stdout: "", stderr: `fake flyctl internal error: ${error?.stack ?? error}\n`, exitCode: 70 };
       }
