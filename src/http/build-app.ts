@@ -8,6 +8,7 @@ import { bearerToken, FailureLimiter, tokensEqual } from "./auth.ts";
 import { authRoutes, isSecure } from "./auth-routes.ts";
 import { createMemoryAuthStore, type AuthStore } from "./auth-store.ts";
 import { DashboardSessions, isSameOrigin, readCookie, SESSION_COOKIE, sessionCookie } from "./dashboard-session.ts";
+import { lazySchemaCompilers } from "./lazy-schema-compilers.ts";
 import { HttpMetrics, renderMetrics } from "./metrics.ts";
 import { sendError } from "./reply-error.ts";
 
@@ -52,6 +53,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: deps.trustProxy ?? false,
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   });
   const limiter = deps.limiter ?? new FailureLimiter();
   const metrics = new HttpMetrics();
