@@ -43,14 +43,23 @@ if (nodeMajor(process.versions.node) >= REQUIRED_NODE_MAJOR && !args[0].startsWi
     environment.PATH = `${dirname(node)}${delimiter}${environment.PATH ?? ""}`;
   }
   const child = spawn(node, args, { stdio: "inherit", env: environment });
-  // A terminal's Ctrl-C reaches the whole process group, the child included: passing SIGINT on
-  // as well would be a second signal (the gateway exits at once on a second one). A SIGINT sent
-  // to this process alone (no terminal) is passed on, like SIGTERM and SIGHUP always are.
+  // Signals are passed on. A signal sent to the whole process group (a terminal's Ctrl-C, `kill
+  // -TERM -PGID`) reaches the child directly as well; the gateway treats the same signal twice
+  // within a second as one, so that is harmless.
   const forward = (signal) => {
-    if (signal === "SIGINT" && process.stdin.isTTY) return;
-    child.kill(signal);
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, forward);
+  // `sh -c` (npm's script shell) does not pass signals on: `kill NPM_PID` ends npm and the shell
+  // and leaves us orphaned. Noticed by our parent changing; then the child is stopped like that.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(orphanWatch);
+      forward("SIGTERM");
+    }
+  }, 1000);
+  orphanWatch.unref();
   child.on("error", (error) => {
     process.stderr.write(`faraday: could not run ${node}: ${error.message}\n`);
     process.exit(1);

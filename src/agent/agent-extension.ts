@@ -4,14 +4,11 @@ import { McpManager } from "../tools/mcp/index.ts";
 import { toolRoutes } from "../tools/tool-routes.ts";
 import { AgentRuntime } from "./agent-runtime.ts";
 import { chatRoutes } from "./chat-routes.ts";
+import { doctorRoutes } from "./doctor-routes.ts";
 import { AgentFiles } from "./memory/agent-files.ts";
 import { createMemoryTools } from "./memory/memory-tools.ts";
 import { resolveModelCandidates, type DiscoveredModelClient, type DiscoveryState, type ModelClient } from "./models/index.ts";
 
-/** What a discovered (`provider/*`) model found out, for the status; undefined for a named model. */
-function discoveryOf(client: ModelClient | undefined): DiscoveryState | undefined {
-  return client && "discovery" in client ? (client as DiscoveredModelClient).discovery() : undefined;
-}
 import { SessionStore } from "./sessions/session-store.ts";
 import { isDeepStrictEqual } from "node:util";
 import { channelRoutes } from "../channels/channel-routes.ts";
@@ -22,6 +19,11 @@ import type { TelegramWebhookSink } from "../channels/telegram/telegram-adapter.
 import type { WhatsAppAdapter } from "../channels/whatsapp/whatsapp-adapter.ts";
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
+
+/** What a discovered (`provider/*`) model found out, for the status; undefined for a named model. */
+function discoveryOf(client: ModelClient | undefined): DiscoveryState | undefined {
+  return client && "discovery" in client ? (client as DiscoveredModelClient).discovery() : undefined;
+}
 
 /**
  * The agent capability: sessions, the loop, memory tools, MCP servers behind the tool policy,
@@ -147,6 +149,7 @@ export const agentExtension: GatewayExtension = {
     return {
       plugin: async (app) => {
         await chatRoutes(runtime, sessions)(app);
+        await doctorRoutes({ config: currentConfig, env: context.environment.variables, secrets: context.secrets })(app);
         await toolRoutes({ tools, approvals, audit, mcp })(app);
         await channelRoutes(channelControl)(app);
       },

@@ -20,6 +20,9 @@ let agentModule: Promise<typeof import("../agent/agent-extension.ts")> | undefin
 /** Loaded once; started early so parsing overlaps the lock and database work. */
 const loadAgentExtension = () => (agentModule ??= import("../agent/agent-extension.ts"));
 
+/** A repeat of the first stop signal within this long is a duplicate delivery, not "exit now". */
+const DUPLICATE_SIGNAL_MS = 1_000;
+
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 /** `faraday gateway`: run until SIGTERM/SIGINT; resolves with the exit code. */
@@ -32,7 +35,13 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   let pendingSignal: NodeJS.Signals | undefined;
   let signals = 0;
+  let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    // The same signal again within a second is one delivery seen twice: a wrapper (npm, the
+    // Node 24 launcher) passing on what the process group already got. A person's second
+    // Ctrl-C comes later.
+    if (firstSignal && firstSignal.signal === signal && performance.now() - firstSignal.at < DUPLICATE_SIGNAL_MS) return;
+    firstSignal ??= { signal, at: performance.now() };
     signals++;
     if (signals > 1) {
       logger.warn({ signal }, "second signal: exiting now");
