@@ -98,5 +98,5 @@ test("doctor's model line names the rejected key's source (Anthropic base URL wi
 test("doctor without a gateway checks the model with this shell's environment and says so", async (t: TestContext) => {
   const stateDir = await tempStateDir(t);
   const result = await faraday(["doctor", "--state-dir", stateDir]);
-  assert.match(result.stdout, /✗ model: No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or OPENAI_BASE_URL .* \(no gateway running: checked with this shell's environment\)/);
+  assert.match(result.stdout, /! model: No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or OPENAI_BASE_URL .* \(no gateway running: checked with this shell's environment\)/);
 });

@@ -41,7 +41,7 @@ test("README's commands in a fresh clone with an old Node first on PATH: npm ci,
   await symlink(oldNode!, join(oldBin, "node"));
   const rest = (process.env.PATH ?? "").split(":").filter((folder) => folder !== dirname(process.execPath) && !folder.includes("faraday-node"));
   const environment: NodeJS.ProcessEnv = {
-    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(OPENCLAW_|FARADAY_(?!NODE_CACHE)|ANTHROPIC_|OPENAI_|TELEGRAM_|DISCORD_|FAVCRM_|npm_|NODE_OPTIONS$)/.test(key))),
+    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(OPENCLAW_|FARADAY_(?!NODE_CACHE)|ANTHROPIC_|OPENAI_|TELEGRAM_|DISCORD_|FAVCRM_|npm_|NODE_OPTIONS$|NODE_TEST_CONTEXT$)/.test(key))),
     PATH: [oldBin, ...rest].join(":"),
     npm_config_update_notifier: "false",
     npm_config_fund: "false",

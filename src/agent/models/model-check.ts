@@ -26,7 +26,9 @@ export interface ModelCheckInput {
 /** Never throws: every failure is a line. */
 export async function checkModelProvider(input: ModelCheckInput): Promise<ModelCheck> {
   const resolved = resolveModelCandidates({ env: input.env, ...(input.modelRef === undefined ? {} : { modelRef: input.modelRef }), ...(input.providers ? { providers: input.providers } : {}) });
-  if ("error" in resolved) return { status: "fail", detail: resolved.error.userMessage };
+  // Not configured is a warning: the gateway runs (and answers with this sentence); a key the
+  // provider refuses, or a provider that cannot be reached, is a failure.
+  if ("error" in resolved) return { status: "warn", detail: resolved.error.userMessage };
   const primary = resolved.candidates[0]!;
   const slash = primary.ref.indexOf("/");
   const wanted = primary.ref.slice(slash + 1);
@@ -44,8 +46,8 @@ export async function checkModelProvider(input: ModelCheckInput): Promise<ModelC
   if (wanted === DISCOVERED_MODEL) {
     const provider = primary.ref.slice(0, slash);
     if (models.length === 1) return { status: "ok", detail: `${provider}/${models[0]} (the only model its server lists; set agents.defaults.model to pin it)`, model: `${provider}/${models[0]}` };
-    if (models.length === 0) return { status: "fail", detail: `the ${provider} server lists no models: load one (Ollama: \`ollama pull llama3.1\`), or set agents.defaults.model` };
-    return { status: "fail", detail: `no model chosen and the ${provider} server has ${models.length}: set agents.defaults.model to one of: ${models.slice(0, 8).map((model) => `${provider}/${model}`).join(", ")}${models.length > 8 ? ", …" : ""}` };
+    if (models.length === 0) return { status: "warn", detail: `the ${provider} server lists no models: load one (Ollama: \`ollama pull llama3.1\`), or set agents.defaults.model` };
+    return { status: "warn", detail: `no model chosen and the ${provider} server has ${models.length}: set agents.defaults.model to one of: ${models.slice(0, 8).map((model) => `${provider}/${model}`).join(", ")}${models.length > 8 ? ", …" : ""}` };
   }
   if (models.length > 0 && !models.includes(wanted)) {
     return { status: "warn", detail: `${primary.ref}: the key works, but the provider does not list "${wanted}" (it lists ${models.slice(0, 5).join(", ")}${models.length > 5 ? ", …" : ""}); check agents.defaults.model`, model: primary.ref };
