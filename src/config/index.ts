@@ -9,6 +9,7 @@ export {
   resolveStateDir,
   resolveBindHost,
   resolvePort,
+  setupModePort,
   configuredToken,
   DEFAULT_PORT,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
