@@ -1,7 +1,7 @@
 import { readEnvironment, type GatewayFlags } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import { startGateway, type GatewayExtension } from "../gateway/index.ts";
-import { createLogger } from "../logging/index.ts";
+import { createLogger, routeConsoleToLog } from "../logging/index.ts";
 import { faradayVersion } from "../version.ts";
 import { reportError } from "./output.ts";
 
@@ -31,6 +31,8 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   const environment = readEnvironment();
   const level = environment.logLevel && LEVELS.has(environment.logLevel) ? environment.logLevel : "info";
   const logger = createLogger({ level: level as "info" });
+  // Library notices printed with console.* (an SDK's model deprecation warning) become log entries.
+  routeConsoleToLog(logger);
   // Handlers go in before start-up: Fly or Docker may stop us the moment /healthz answers.
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   let pendingSignal: NodeJS.Signals | undefined;
