@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,7 +24,7 @@ const oldNode = findOldNode();
 const npmCli = spawnSync("npm", ["--version"], { encoding: "utf8" }).status === 0;
 const skip = oldNode === undefined ? "no Node older than 24 on this machine" : !npmCli ? "no npm on PATH" : false;
 
-test("README's commands in a fresh clone with an old Node first on PATH: npm ci, npm start answers /healthz, npm test runs on Node 24", { skip, timeout: 15 * 60_000 }, async (t) => {
+test("README's commands in a fresh clone with an old Node first on PATH: npm ci, npm start answers /healthz, faraday is on PATH without a build, npm test runs on Node 24", { skip, timeout: 15 * 60_000 }, async (t) => {
   const scratch = await mkdtemp(join(tmpdir(), "faraday-fresh-clone-"));
   t.after(() => rm(scratch, { recursive: true, force: true }));
   const clone = join(scratch, "faraday");
@@ -91,6 +92,26 @@ test("README's commands in a fresh clone with an old Node first on PATH: npm ci,
   await exited;
   for (let attempt = 0; attempt < 200 && !/"exitCode":0,"msg":"gateway stopped"/.test(output); attempt += 1) await sleep(50);
   assert.match(output, /"exitCode":0,"msg":"gateway stopped"/, `the gateway did not stop cleanly on SIGTERM:\n${output.slice(-2000)}`);
+
+  // The `faraday` command from the clone, still without a build (no dist/ yet): `npm install -g .`
+  // into a scratch prefix and `npx faraday`. On the old Node it refuses with NODE_TOO_OLD; with
+  // Node 24 first on PATH it runs.
+  assert.ok(!existsSync(join(clone, "dist")), "npm start built nothing");
+  const prefix = join(scratch, "global");
+  const globalInstall = spawnSync("npm", ["install", "-g", "."], { cwd: clone, env: { ...environment, npm_config_prefix: prefix }, encoding: "utf8", timeout: 120_000 });
+  assert.equal(globalInstall.status, 0, globalInstall.stderr);
+  const linked = join(prefix, "bin", "faraday");
+  const onOld = spawnSync(linked, ["--version"], { env: environment, encoding: "utf8", timeout: 30_000 });
+  assert.equal(onOld.status, 1);
+  assert.match(onOld.stderr, /NODE_TOO_OLD/);
+  const node24Environment = { ...environment, PATH: `${dirname(process.execPath)}:${environment.PATH}` };
+  const version = (JSON.parse(await readFile(join(clone, "package.json"), "utf8")) as { version: string }).version;
+  const onNew = spawnSync(linked, ["--version"], { env: node24Environment, encoding: "utf8", timeout: 30_000 });
+  assert.equal(onNew.status, 0, onNew.stderr);
+  assert.equal(onNew.stdout.trim(), version);
+  const npx = spawnSync("npx", ["faraday", "--version"], { cwd: clone, env: node24Environment, encoding: "utf8", timeout: 60_000 });
+  assert.equal(npx.status, 0, npx.stderr);
+  assert.equal(npx.stdout.trim(), version);
 
   // 3. npm test: package.json's command with the test list cut to one small file.
   const manifest = JSON.parse(await readFile(join(clone, "package.json"), "utf8")) as { scripts: Record<string, string> };
