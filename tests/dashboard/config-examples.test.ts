@@ -72,6 +72,6 @@ test("Config without a file starts from a starter; Insert example adds Telegram 
   await page.getByRole("status").filter({ hasText: "Saved and applied." }).waitFor();
   const written = JSON.parse(await readFile(join(stateDir, "openclaw.json"), "utf8"));
   assert.deepEqual(written.channels.telegram, { enabled: true, dmPolicy: "pairing" });
-  assert.deepEqual(written.models.providers.local, { baseUrl: "http://localhost:11434/v1" });
+  assert.deepEqual(written.models.providers.local, { baseUrl: "http://127.0.0.1:11434/v1" });
   assert.deepEqual(problems, [], "no console errors, no CSP violations");
 });

@@ -8,15 +8,16 @@ export const STARTER = { agents: { list: [{ id: "main", default: true }] } };
 
 /**
  * "Insert example" per section: each adds its keys where they are missing and never overwrites.
- * The same examples `faraday config schema` carries for editors (src/config/schema.ts).
+ * Like the examples `faraday config schema` carries for editors (src/config/schema.ts); the
+ * addresses are loopback ones, as the dashboard's files name no outside address.
  */
 export const EXAMPLES = [
   { label: "Model (Anthropic)", path: ["agents", "defaults", "model"], value: "anthropic/claude-sonnet-5-5" },
-  { label: "Local model (Ollama)", path: ["models", "providers", "local"], value: { baseUrl: "http://localhost:11434/v1" }, also: { path: ["agents", "defaults", "model"], value: "local/*" } },
+  { label: "Local model (Ollama)", path: ["models", "providers", "local"], value: { baseUrl: "http://127.0.0.1:11434/v1" }, also: { path: ["agents", "defaults", "model"], value: "local/*" } },
   { label: "Telegram", path: ["channels", "telegram"], value: { enabled: true, dmPolicy: "pairing" } },
   { label: "Discord", path: ["channels", "discord"], value: { enabled: true, dmPolicy: "pairing" } },
   { label: "WhatsApp", path: ["channels", "whatsapp"], value: { enabled: true, dmPolicy: "pairing" } },
-  { label: "MCP server", path: ["mcp", "servers", "crm"], value: { url: "https://api.favcrm.io/mcp", headers: { Authorization: "Bearer ${env:FAVCRM_API_KEY}" } } },
+  { label: "MCP server", path: ["mcp", "servers", "tools"], value: { url: "http://127.0.0.1:8931/mcp", headers: { Authorization: "Bearer ${env:MCP_TOOLS_KEY}" } } },
   { label: "Tool rule", path: ["tools", "policy"], value: [{ match: "favcrm__cancel_*", decision: "confirm" }] },
 ];
 
