@@ -93,6 +93,30 @@ test("README's commands in a fresh clone with an old Node first on PATH: npm ci,
   for (let attempt = 0; attempt < 200 && !/"exitCode":0,"msg":"gateway stopped"/.test(output); attempt += 1) await sleep(50);
   assert.match(output, /"exitCode":0,"msg":"gateway stopped"/, `the gateway did not stop cleanly on SIGTERM:\n${output.slice(-2000)}`);
 
+  // SIGTERM to npm alone (`kill NPM_PID`): npm's `sh -c` does not pass it on, so the launcher
+  // notices it was orphaned and stops the gateway itself.
+  const second = spawn("npm", ["start"], {
+    cwd: clone,
+    env: { ...environment, OPENCLAW_GATEWAY_PORT: "0", OPENCLAW_STATE_DIR: join(scratch, "state-2") },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let secondOutput = "";
+  second.stdout.setEncoding("utf8").on("data", (chunk: string) => (secondOutput += chunk));
+  second.stderr.setEncoding("utf8").on("data", (chunk: string) => (secondOutput += chunk));
+  t.after(() => {
+    try {
+      process.kill(-second.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  });
+  for (let attempt = 0; attempt < 600 && !/"msg":"gateway listening"/.test(secondOutput); attempt += 1) await sleep(50);
+  assert.match(secondOutput, /"msg":"gateway listening"/, secondOutput);
+  process.kill(second.pid!, "SIGTERM");
+  for (let attempt = 0; attempt < 200 && !/"exitCode":0,"msg":"gateway stopped"/.test(secondOutput); attempt += 1) await sleep(50);
+  assert.match(secondOutput, /"exitCode":0,"msg":"gateway stopped"/, `the gateway outlived npm:\n${secondOutput.slice(-2000)}`);
+
   // The `faraday` command from the clone, still without a build (no dist/ yet): `npm install -g .`
   // into a scratch prefix and `npx faraday`. On the old Node it refuses with NODE_TOO_OLD; with
   // Node 24 first on PATH it runs.
