@@ -4,6 +4,10 @@
  * everything else is imported by the command that needs it.
  */
 import module from "node:module";
+import { exitIfNodeTooOld } from "./node-version.ts";
+
+// Before anything that needs Node 24 is loaded: an old Node gets NODE_TOO_OLD, not a stack trace.
+exitIfNodeTooOld();
 
 // Cache V8's compiled code between runs (Node 22.1+): cuts start-up by a third.
 // FARADAY_COMPILE_CACHE=off disables it; a different directory can be named instead.

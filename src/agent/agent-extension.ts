@@ -4,9 +4,11 @@ import { McpManager } from "../tools/mcp/index.ts";
 import { toolRoutes } from "../tools/tool-routes.ts";
 import { AgentRuntime } from "./agent-runtime.ts";
 import { chatRoutes } from "./chat-routes.ts";
+import { doctorRoutes } from "./doctor-routes.ts";
 import { AgentFiles } from "./memory/agent-files.ts";
 import { createMemoryTools } from "./memory/memory-tools.ts";
-import { resolveModelCandidates } from "./models/index.ts";
+import { resolveModelCandidates, type DiscoveredModelClient, type DiscoveryState, type ModelClient } from "./models/index.ts";
+
 import { SessionStore } from "./sessions/session-store.ts";
 import { isDeepStrictEqual } from "node:util";
 import { channelRoutes } from "../channels/channel-routes.ts";
@@ -17,6 +19,11 @@ import type { TelegramWebhookSink } from "../channels/telegram/telegram-adapter.
 import type { WhatsAppAdapter } from "../channels/whatsapp/whatsapp-adapter.ts";
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
+
+/** What a discovered (`provider/*`) model found out, for the status; undefined for a named model. */
+function discoveryOf(client: ModelClient | undefined): DiscoveryState | undefined {
+  return client && "discovery" in client ? (client as DiscoveredModelClient).discovery() : undefined;
+}
 
 /**
  * The agent capability: sessions, the loop, memory tools, MCP servers behind the tool policy,
@@ -67,8 +74,17 @@ export const agentExtension: GatewayExtension = {
         env: context.environment.variables,
       });
       const usage = sessions.usageToday();
+      const discovery = "error" in resolved ? undefined : discoveryOf(resolved.candidates[0]?.client);
       if ("error" in resolved) {
         context.components.set("agent", { state: "unconfigured", ready: true, reason: resolved.error.userMessage, details: { usageToday: usage } });
+      } else if (discovery && discovery.state !== "one") {
+        const reason = discovery.state === "unknown"
+          ? `model: the one ${resolved.candidates[0]?.client.provider}'s server lists (asked at the first message)`
+          : discovery.message;
+        context.components.set("agent", { state: discovery.state === "unknown" ? "ready" : "unconfigured", ready: true, reason, details: { model: resolved.candidates[0]?.ref, usageToday: usage } });
+      } else if (discovery?.state === "one") {
+        const model = `${resolved.candidates[0]?.client.provider}/${discovery.model}`;
+        context.components.set("agent", { state: "ready", ready: true, reason: `model ${model} (the only one its server lists)`, details: { model, usageToday: usage } });
       } else {
         context.components.set("agent", {
           state: "ready",
@@ -133,6 +149,7 @@ export const agentExtension: GatewayExtension = {
     return {
       plugin: async (app) => {
         await chatRoutes(runtime, sessions)(app);
+        await doctorRoutes({ config: currentConfig, env: context.environment.variables, secrets: context.secrets })(app);
         await toolRoutes({ tools, approvals, audit, mcp })(app);
         await channelRoutes(channelControl)(app);
       },

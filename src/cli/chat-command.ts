@@ -75,6 +75,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
     }
     return 0;
   }
+  if (!process.stdin.isTTY) return chatFromPipe(target, options.session);
   const terminal = createInterface({ input: process.stdin, output: process.stdout });
   // End of input (Ctrl+D, a closed pipe) closes the interface; a pending question never settles then.
   const closed = new Promise<null>((resolve) => terminal.once("close", () => resolve(null)));
@@ -102,5 +103,57 @@ export async function runChat(options: ChatOptions): Promise<number> {
   } finally {
     terminal.close();
   }
+  return 0;
+}
+
+/**
+ * `faraday chat` with stdin from a pipe or a file: the lines that arrive together are one message
+ * (`printf 'line one\nline two\n' | faraday chat`, `faraday chat < note.txt`), not one message per
+ * line; lines written later (a program talking to the chat) are the next message, in the same
+ * session. "Together" is one read from the pipe: readline hands over every line of a chunk
+ * before the next turn of the event loop, where the batch is sent.
+ */
+async function chatFromPipe(target: GatewayTarget, session: string | undefined): Promise<number> {
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  let sessionId = session;
+  let pending: string[] = [];
+  let scheduled = false;
+  let queue: Promise<void> = Promise.resolve();
+  let failed: Error | undefined;
+  const send = async (text: string) => {
+    if (failed || text.trim() === "") return;
+    process.stdout.write("assistant> ");
+    let streamed = "";
+    try {
+      const result = await sendMessage(target, text, sessionId, (delta) => {
+        streamed += delta;
+        process.stdout.write(delta);
+      });
+      if (streamed === "") process.stdout.write(result.reply);
+      process.stdout.write("\nyou> ");
+      sessionId = result.sessionId;
+    } catch (error) {
+      failed = error as Error;
+    }
+  };
+  const flush = () => {
+    scheduled = false;
+    const text = pending.join("\n");
+    pending = [];
+    queue = queue.then(() => send(text));
+  };
+  process.stdout.write(`Connected to ${target.url}. Reading messages from stdin.\nyou> `);
+  lines.on("line", (line) => {
+    pending.push(line);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  });
+  await new Promise<void>((resolve) => lines.once("close", () => resolve()));
+  if (scheduled) flush();
+  await queue;
+  process.stdout.write("\n");
+  if (failed) throw failed;
   return 0;
 }

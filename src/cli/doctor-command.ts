@@ -26,6 +26,8 @@ export interface DoctorOptions {
   stateDir?: string;
   fix?: boolean;
   json?: boolean;
+  /** Make no request to the model provider. */
+  offline?: boolean;
 }
 
 /** Run every check; `--fix` repairs only what is safe (a dead owner's lock). */
@@ -133,6 +135,22 @@ export async function collectDoctorChecks(options: DoctorOptions): Promise<Docto
     }
   }
 
+  // A running gateway is asked: its environment and secret store are what count, not this shell's.
+  let gatewayUrl: string | undefined;
+  if (stateDirExists) {
+    const lock = await inspectStateLock(stateDir);
+    if (lock.state === "held" && lock.owner?.url) gatewayUrl = lock.owner.url;
+  }
+  if (gatewayUrl !== undefined) {
+    const gatewayChecks = await askGateway(gatewayUrl, options);
+    if (gatewayChecks !== undefined) {
+      checks.push(...gatewayChecks);
+      const { mcpDoctorChecks } = await import("./doctor-mcp.ts");
+      checks.push(...(await mcpDoctorChecks(config.state === "valid" ? config.config : undefined, environment.variables, (name) => storedValues.get(name))));
+      return checks;
+    }
+  }
+
   const present = CREDENTIAL_VARIABLES.flatMap((name) => {
     const value = environment.variables[name];
     return value ? [`${name}=${maskSecret(value)}`] : [];
@@ -145,8 +163,62 @@ export async function collectDoctorChecks(options: DoctorOptions): Promise<Docto
       storedSecrets.length ? `secret store: ${storedSecrets.join(", ")}` : "secret store: empty",
     ].join("; "),
   });
+  const validConfig = config.state === "valid" ? config.config : undefined;
+  const { checkModelProvider } = await import("../agent/models/model-check.ts");
+  const modelRef = validConfig?.agents?.defaults?.model;
+  const model = await checkModelProvider({
+    env: environment.variables,
+    ...(options.offline ? { offline: true } : {}),
+    ...(modelRef === undefined ? {} : { modelRef }),
+    ...(validConfig?.models?.providers ? { providers: validConfig.models.providers } : {}),
+  });
+  checks.push({ name: "model", status: model.status, detail: `${model.detail} (no gateway running: checked with this shell's environment)` });
   const { mcpDoctorChecks } = await import("./doctor-mcp.ts");
-  checks.push(...(await mcpDoctorChecks(config.state === "valid" ? config.config : undefined, environment.variables, (name) => storedValues.get(name))));
+  checks.push(...(await mcpDoctorChecks(validConfig, environment.variables, (name) => storedValues.get(name))));
+  return checks;
+}
+
+interface GatewayStatus {
+  version: string;
+  components: Array<{ name: string; state: string; ready: boolean; reason?: string }>;
+}
+
+/**
+ * The running gateway's view: its components (each not ready one is a line), the credentials in
+ * its environment and secret store, and the model check made with its keys. Undefined when it
+ * does not answer (then doctor checks locally and says so).
+ */
+async function askGateway(url: string, options: DoctorOptions): Promise<DoctorCheck[] | undefined> {
+  const { gatewayJson, localGateway } = await import("./gateway-client.ts");
+  let status: GatewayStatus;
+  let report: import("../agent/doctor-routes.ts").DoctorReport;
+  try {
+    const target = await localGateway({ url, ...(options.stateDir ? { stateDir: options.stateDir } : {}) });
+    [status, report] = await Promise.all([
+      gatewayJson<GatewayStatus>(target, "/api/status"),
+      gatewayJson<import("../agent/doctor-routes.ts").DoctorReport>(target, `/api/doctor${options.offline ? "?offline=1" : ""}`),
+    ]);
+  } catch (error) {
+    return [{ name: "gateway", status: "warn", detail: `the lock names a gateway at ${url}, but asking it failed (${(error as Error).message}); the checks below use this shell's environment` }];
+  }
+  const notReady = status.components.filter((component) => !component.ready || component.state === "failed");
+  const checks: DoctorCheck[] = [{
+    name: "gateway",
+    status: "ok",
+    detail: `running at ${url} (version ${status.version}); ${status.components.length - notReady.length} of ${status.components.length} components ready`,
+  }];
+  for (const component of notReady) {
+    checks.push({ name: component.name, status: "fail", detail: `${component.state}: ${component.reason ?? "no reason given"}` });
+  }
+  const byName = (source: string) => report.credentials.filter((credential) => credential.source === source).map((credential) => `${credential.name}=${credential.hint}`);
+  const environmentCredentials = byName("environment");
+  const storedCredentials = byName("secret store");
+  checks.push({
+    name: "credentials",
+    status: "ok",
+    detail: `as the gateway sees them — environment: ${environmentCredentials.length ? environmentCredentials.join(", ") : "none"}; secret store: ${storedCredentials.length ? storedCredentials.join(", ") : "empty"}`,
+  });
+  checks.push({ name: "model", status: report.model.status, detail: report.model.detail });
   return checks;
 }
 

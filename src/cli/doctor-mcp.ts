@@ -26,12 +26,20 @@ export async function mcpDoctorChecks(
     const key = maskedKey(spec.headers);
     const auth = `auth: ${spec.authSource}${key ? ` (${key})` : ""}`;
     if (!spec.enabled) return { name, status: "ok", detail: "disabled (enabled: false)" };
-    if (spec.lazy) return { name, status: "ok", detail: `not configured: no FAVCRM_API_KEY; the assistant can sign the business up from the chat (${maskUrl(spec.url ?? "")})` };
+    if (spec.lazy) {
+      return {
+        name, status: "ok",
+        detail: `not configured (${maskUrl(spec.url ?? "")}): set FAVCRM_API_KEY, or \`faraday secrets set favcrm.apiKey\` (value on stdin), to use an existing FavCRM account — or let the assistant sign the business up from the chat`,
+      };
+    }
     const connection = new McpConnection({ ...spec, timeoutMs: Math.min(spec.timeoutMs, 10_000) }, logger, () => {});
     try {
       await connection.connect();
       if (connection.status.state !== "connected") {
-        return { name, status: "fail", detail: `unreachable at ${spec.url ? maskUrl(spec.url) : spec.command}: ${connection.status.reason}; ${auth}` };
+        const fix = spec.url
+          ? `check the address (${spec.name === "favcrm" ? "FAVCRM_MCP_URL" : `mcp.servers.${spec.name}.url`}) and that this machine reaches it`
+          : `check that \`${spec.command}\` runs here (mcp.servers.${spec.name}.command)`;
+        return { name, status: "fail", detail: `unreachable at ${spec.url ? maskUrl(spec.url) : spec.command}: ${connection.status.reason}; ${auth}. Fix: ${fix}` };
       }
       const parts = [`reachable (${spec.transport}${spec.url ? ` ${maskUrl(spec.url)}` : ""})`, `${connection.status.toolCount} tools`, auth];
       let status: DoctorCheck["status"] = "ok";
@@ -42,6 +50,7 @@ export async function mcpDoctorChecks(
           if (result.isError) status = "fail";
         }
         if (status === "ok") parts.push("authenticated");
+        else parts.push(`Fix: the key from ${spec.authSource} was refused or lacks access — set a valid one (FAVCRM_API_KEY, or \`faraday secrets set favcrm.apiKey\`)`);
       }
       return { name, status, detail: parts.join("; ") };
     } finally {

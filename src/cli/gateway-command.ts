@@ -1,7 +1,7 @@
 import { readEnvironment, type GatewayFlags } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import { startGateway, type GatewayExtension } from "../gateway/index.ts";
-import { createLogger, LogBuffer, secretValuesFrom } from "../logging/index.ts";
+import { createLogger, LogBuffer, routeConsoleToLog, secretValuesFrom } from "../logging/index.ts";
 import { faradayVersion } from "../version.ts";
 import { reportError } from "./output.ts";
 
@@ -40,6 +40,9 @@ let agentModule: Promise<typeof import("../agent/agent-extension.ts")> | undefin
 /** Loaded once; started early so parsing overlaps the lock and database work. */
 const loadAgentExtension = () => (agentModule ??= import("../agent/agent-extension.ts"));
 
+/** A repeat of the first stop signal within this long is a duplicate delivery, not "exit now". */
+const DUPLICATE_SIGNAL_MS = 1_000;
+
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 /** `faraday gateway`: run until SIGTERM/SIGINT; resolves with the exit code. */
@@ -49,11 +52,19 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   const level = environment.logLevel && LEVELS.has(environment.logLevel) ? environment.logLevel : "info";
   const logBuffer = new LogBuffer(LOG_BUFFER_LINES);
   const logger = createLogger({ level: level as "info", tee: (line) => logBuffer.push(line), redactValues: secretValuesFrom(environment.variables) });
+  // Library notices printed with console.* (an SDK's model deprecation warning) become log entries.
+  routeConsoleToLog(logger);
   // Handlers go in before start-up: Fly or Docker may stop us the moment /healthz answers.
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   let pendingSignal: NodeJS.Signals | undefined;
   let signals = 0;
+  let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    // The same signal again within a second is one delivery seen twice: a wrapper (npm, the
+    // Node 24 launcher) passing on what the process group already got. A person's second
+    // Ctrl-C comes later.
+    if (firstSignal && firstSignal.signal === signal && performance.now() - firstSignal.at < DUPLICATE_SIGNAL_MS) return;
+    firstSignal ??= { signal, at: performance.now() };
     signals++;
     if (signals > 1) {
       logger.warn({ signal }, "second signal: exiting now");

@@ -44,11 +44,12 @@ export function buildProgram(): Command {
 
   program
     .command("doctor")
-    .description("check Node, the state dir, config, lock, database and credentials")
+    .description("check Node, the state dir, config, lock, database, credentials, the model provider and the running gateway")
     .option("--fix", "repair what is safe to repair (removes only a dead owner's lock)")
+    .option("--offline", "make no request to the model provider")
     .option("--json", "print the checks as JSON")
     .addOption(stateDirOption())
-    .action(exitWith(async (options: { fix?: boolean; json?: boolean; stateDir?: string }) => {
+    .action(exitWith(async (options: { fix?: boolean; offline?: boolean; json?: boolean; stateDir?: string }) => {
       const { runDoctor } = await import("./doctor-command.ts");
       return runDoctor(options);
     }));
@@ -242,6 +243,30 @@ export function buildProgram(): Command {
     .option("--port <number>", "port on 127.0.0.1 (default 3100; 0 picks a free one)")
     .option("--bind <address>", "only 127.0.0.1 is accepted (the launcher holds keys and spends money)")
     .action(exitWith(async (options: { port?: string; bind?: string; json?: boolean }) => (await import("../launcher/index.ts")).runLauncher(options)));
+
+  const secrets = program.command("secrets").description("the state dir's secret store: bot tokens, API keys (values never printed)");
+  secrets
+    .command("set <name>")
+    .description("store a secret; the value is read from stdin (piped, or typed without echo), never from the command line")
+    .option("--json", "print JSON")
+    .addOption(stateDirOption())
+    .action(async (name: string, options: { json?: boolean; stateDir?: string }) => {
+      await exitWith(async () => (await import("./secrets-command.ts")).runSecretsSet(name, options))(options);
+    });
+  secrets
+    .command("list")
+    .description("names, masked hints and what each is for")
+    .option("--json", "print JSON")
+    .addOption(stateDirOption())
+    .action(exitWith(async (options: { json?: boolean; stateDir?: string }) => (await import("./secrets-command.ts")).runSecretsList(options)));
+  secrets
+    .command("remove <name>")
+    .description("delete a secret (exit 1 when there was none)")
+    .option("--json", "print JSON")
+    .addOption(stateDirOption())
+    .action(async (name: string, options: { json?: boolean; stateDir?: string }) => {
+      await exitWith(async () => (await import("./secrets-command.ts")).runSecretsRemove(name, options))(options);
+    });
 
   program
     .command("token")

@@ -49,6 +49,18 @@ export function resolvePort(flag: string | number | undefined, environment: Envi
   return DEFAULT_PORT;
 }
 
+/**
+ * `gateway.port` from a config that failed validation elsewhere, when the port itself is a valid
+ * port number and no problem is about it: setup mode still listens where the file says (a
+ * container's published port, a Fly internal_port), so the fix can be made through the API.
+ */
+export function setupModePort(raw: unknown, problems: ReadonlyArray<{ path: string }>): number | undefined {
+  const port = (raw as { gateway?: { port?: unknown } } | null | undefined)?.gateway?.port;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) return undefined;
+  if (problems.some((problem) => problem.path === "gateway.port" || problem.path === "gateway" || problem.path === "")) return undefined;
+  return port;
+}
+
 /** Where the gateway token comes from, for status and doctor. */
 export type TokenSource = "env" | "config" | "state";
 

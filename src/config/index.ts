@@ -9,6 +9,7 @@ export {
   resolveStateDir,
   resolveBindHost,
   resolvePort,
+  setupModePort,
   configuredToken,
   resolveTrustProxy,
   DEFAULT_PORT,

@@ -61,7 +61,7 @@ export async function validateConfig(
   const problems: ConfigProblem[] = [];
   const interpolated = interpolateEnv(raw, variables, problems);
   problems.push(...crossReferenceProblems(interpolated as Record<string, unknown>));
-  const { configSchema } = await import("./schema.ts");
+  const [{ configSchema }, { knownKeysAt, suggestClosest }] = await Promise.all([import("./schema.ts"), import("./did-you-mean.ts")]);
   const warnings: ConfigProblem[] = [];
   let candidate = interpolated;
   // Two passes at most: the first finds unknown keys (warnings), the second validates without them.
@@ -77,8 +77,10 @@ export async function validateConfig(
       candidate = structuredClone(candidate);
       for (const issue of unknown) {
         const parent = resolve(candidate, issue.path);
+        const known = knownKeysAt(configSchema, issue.path);
         for (const key of (issue as { keys: string[] }).keys) {
-          warnings.push({ path: formatPath([...issue.path, key]), message: "unknown key, ignored (check the spelling)" });
+          const suggestion = suggestClosest(key, known);
+          warnings.push({ path: formatPath([...issue.path, key]), message: suggestion ? `unknown key, ignored: did you mean "${suggestion}"?` : "unknown key, ignored (check the spelling)" });
           if (parent) delete parent[key];
         }
       }

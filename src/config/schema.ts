@@ -5,6 +5,12 @@
  */
 import { z } from "zod";
 
+/**
+ * What `faraday config schema` shows in an editor's hover and completion: a sentence and an
+ * example for every key (zod 4 carries `.meta()` into the JSON Schema as description/examples).
+ */
+const doc = (description: string, ...examples: unknown[]) => ({ description, examples });
+
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
 const httpUrl = z.string().regex(/^(https?|wss?):\/\/[^\s]+$/, "expected an http(s):// or ws(s):// URL");
@@ -15,33 +21,41 @@ const modelId = z
 
 const modelRef = z.union([
   modelId,
-  z.strictObject({ primary: modelId, fallbacks: z.array(modelId).optional() }),
-]);
+  z.strictObject({
+    primary: modelId.meta(doc("The model asked first, as provider/model.", "anthropic/claude-sonnet-5-5")),
+    fallbacks: z.array(modelId).meta(doc("Models tried in order when the primary fails (rate limit, outage, refused key).", ["openai/gpt-4.1"])).optional(),
+  }),
+]).meta(doc(
+  "The model as provider/model, or {primary, fallbacks}. Providers: anthropic, openai, or a name under models.providers; provider/* takes the one model a local server lists.",
+  "anthropic/claude-sonnet-5-5",
+  { primary: "anthropic/claude-sonnet-5-5", fallbacks: ["openai/gpt-4.1"] },
+  "local/llama3.1",
+));
 
 const dmPolicy = z.enum(["pairing", "allowlist", "open", "disabled"]);
 const groupPolicy = z.enum(["allowlist", "open", "disabled"]);
 const allowEntry = z.union([z.string().min(1), z.number()]);
 
 const channelCommon = {
-  enabled: z.boolean().optional(),
-  dmPolicy: dmPolicy.optional(),
-  allowFrom: z.array(allowEntry).optional(),
-  groupPolicy: groupPolicy.optional(),
+  enabled: z.boolean().meta(doc("Start this channel (it also needs its token or link).", true)).optional(),
+  dmPolicy: dmPolicy.meta(doc("Who may write in direct messages: pairing (a code the owner approves, default), allowlist (only allowFrom), open (anyone), disabled.", "pairing")).optional(),
+  allowFrom: z.array(allowEntry).meta(doc("User ids (or @usernames / phone numbers, per platform) always admitted.", ["123456789"])).optional(),
+  groupPolicy: groupPolicy.meta(doc("Groups the assistant answers in: allowlist (only groups), open (any), disabled.", "allowlist")).optional(),
   groups: z.union([z.array(allowEntry), z.record(z.string(), z.strictObject({
-    requireMention: z.boolean().optional(),
-    enabled: z.boolean().optional(),
-  }))]).optional(),
-  requireMention: z.boolean().optional(),
+    requireMention: z.boolean().meta(doc("In this group, answer only when mentioned.", true)).optional(),
+    enabled: z.boolean().meta(doc("Answer in this group at all.", true)).optional(),
+  }))]).meta(doc("Allowed group ids, or per-group settings keyed by id.", ["-1001234567890"], { "-1001234567890": { requireMention: true } })).optional(),
+  requireMention: z.boolean().meta(doc("In groups, answer only when the bot is mentioned or replied to.", true)).optional(),
 };
 
 const telegram = z.strictObject({
   ...channelCommon,
-  botToken: z.string().min(1).optional(),
-  apiRoot: httpUrl.optional(),
-  pollingTimeoutSeconds: z.number().int().min(1).max(50).optional(),
+  botToken: z.string().min(1).meta(doc("The bot token from @BotFather. Better: TELEGRAM_BOT_TOKEN or `faraday secrets set telegram.botToken`, or ${env:NAME}.", "${env:TELEGRAM_BOT_TOKEN}")).optional(),
+  apiRoot: httpUrl.meta(doc("Bot API server (a self-hosted telegram-bot-api).", "https://api.telegram.org")).optional(),
+  pollingTimeoutSeconds: z.number().int().min(1).max(50).meta(doc("Long-polling timeout per getUpdates call, in seconds.", 30)).optional(),
   webhook: z.strictObject({
-    url: z.string().regex(/^https:\/\/[^\s]+$/, "Telegram only delivers to a public https:// URL"),
-    secret: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, "letters, digits, _ and - (Telegram's rule for secret_token)").optional(),
+    url: z.string().regex(/^https:\/\/[^\s]+$/, "Telegram only delivers to a public https:// URL").meta(doc("Public https:// address Telegram posts updates to (instead of long polling).", "https://my-app.fly.dev/channels/telegram/webhook")),
+    secret: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, "letters, digits, _ and - (Telegram's rule for secret_token)").meta(doc("secret_token Telegram sends back in a header, so forged updates are refused. Required with a webhook; `faraday deploy fly` and the dashboard generate one.", "${env:TELEGRAM_WEBHOOK_SECRET}")).optional(),
   }).superRefine((webhook, context) => {
     // Without a secret anyone who finds the URL can post forged updates (a forged YES to an approval).
     if (webhook.secret === undefined) {
@@ -51,114 +65,114 @@ const telegram = z.strictObject({
         message: "required: without it anyone can post forged updates to the webhook. Add one (letters, digits, _ and -, e.g. from `openssl rand -hex 32`); `faraday deploy fly` and the dashboard generate one when they set a webhook URL",
       });
     }
-  }).optional(),
-});
+  }).meta(doc("Receive updates by webhook rather than long polling.", { url: "https://my-app.fly.dev/channels/telegram/webhook", secret: "${env:TELEGRAM_WEBHOOK_SECRET}" })).optional(),
+}).meta(doc("Telegram bot (grammY).", { enabled: true, dmPolicy: "pairing" }));
 
 const discord = z.strictObject({
   ...channelCommon,
-  token: z.string().min(1).optional(),
-  apiBase: httpUrl.optional(),
-  watchdogSeconds: z.number().int().min(2).max(600).optional(),
-});
+  token: z.string().min(1).meta(doc("The bot token (Developer Portal → Bot). Better: DISCORD_BOT_TOKEN or `faraday secrets set discord.token`.", "${env:DISCORD_BOT_TOKEN}")).optional(),
+  apiBase: httpUrl.meta(doc("Discord REST base URL.", "https://discord.com/api")).optional(),
+  watchdogSeconds: z.number().int().min(2).max(600).meta(doc("Restart the connection when no gateway event arrived for this long.", 120)).optional(),
+}).meta(doc("Discord bot (discord.js).", { enabled: true, dmPolicy: "pairing" }));
 
 const whatsapp = z.strictObject({
   ...channelCommon,
-  webSocketUrl: z.string().regex(/^wss?:\/\/[^\s]+$/, "expected a ws:// or wss:// URL (default wss://web.whatsapp.com/ws/chat)").optional(),
-  keepAliveSeconds: z.number().int().min(1).max(120).optional(),
-});
+  webSocketUrl: z.string().regex(/^wss?:\/\/[^\s]+$/, "expected a ws:// or wss:// URL (default wss://web.whatsapp.com/ws/chat)").meta(doc("WhatsApp Web socket address.", "wss://web.whatsapp.com/ws/chat")).optional(),
+  keepAliveSeconds: z.number().int().min(1).max(120).meta(doc("Keep-alive ping interval, in seconds.", 30)).optional(),
+}).meta(doc("WhatsApp (Baileys): link with `faraday channels login whatsapp` or the dashboard's QR.", { enabled: true, dmPolicy: "pairing" }));
 
 const mcpServer = z.strictObject({
-  url: httpUrl.optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-  command: z.string().min(1).optional(),
-  args: z.array(z.string()).optional(),
-  env: z.record(z.string(), z.string()).optional(),
-  trusted: z.boolean().optional(),
-  /** This server is FavCRM under another name (its URL host api.favcrm.io says so anyway). */
-  favcrm: z.boolean().optional(),
-  enabled: z.boolean().optional(),
-  timeoutMs: positiveInt.optional(),
+  url: httpUrl.meta(doc("Streamable HTTP endpoint of the server.", "https://api.favcrm.io/mcp")).optional(),
+  headers: z.record(z.string(), z.string()).meta(doc("HTTP headers sent with every request; use ${env:NAME} for keys.", { Authorization: "Bearer ${env:FAVCRM_API_KEY}" })).optional(),
+  command: z.string().min(1).meta(doc("Program to start for a stdio server.", "npx")).optional(),
+  args: z.array(z.string()).meta(doc("Its arguments.", ["-y", "@modelcontextprotocol/server-everything"])).optional(),
+  env: z.record(z.string(), z.string()).meta(doc("Environment for the stdio server (it gets a minimal one otherwise).", { API_KEY: "${env:MY_SERVER_KEY}" })).optional(),
+  trusted: z.boolean().meta(doc("Believe the server's tool annotations (read-only tools run without asking).", false)).optional(),
+  favcrm: z.boolean().meta(doc("This server is FavCRM under another name, so FavCRM's protections apply (a URL host of *.favcrm.io says so anyway).", true)).optional(),
+  enabled: z.boolean().meta(doc("Connect to this server.", true)).optional(),
+  timeoutMs: positiveInt.meta(doc("Per-call timeout in milliseconds.", 60000)).optional(),
   toolFilter: z.strictObject({
-    include: z.array(z.string()).optional(),
-    exclude: z.array(z.string()).optional(),
-  }).optional(),
-  type: z.enum(["http", "streamable-http", "stdio", "sse"]).optional(),
-});
+    include: z.array(z.string()).meta(doc("Only these tools (names or * patterns).", ["list_*", "get_*"])).optional(),
+    exclude: z.array(z.string()).meta(doc("Never these tools.", ["send_campaign"])).optional(),
+  }).meta(doc("Which of the server's tools the agent sees.", { exclude: ["send_campaign"] })).optional(),
+  type: z.enum(["http", "streamable-http", "stdio", "sse"]).meta(doc("Transport; inferred from url/command when absent.", "http")).optional(),
+}).meta(doc("One MCP server: url (HTTP) or command (stdio).", { url: "https://api.favcrm.io/mcp", headers: { Authorization: "Bearer ${env:FAVCRM_API_KEY}" } }));
 
 const agentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "expected letters, digits, - or _ (max 64)");
 
 const agent = z.strictObject({
-  id: agentId,
-  default: z.boolean().optional(),
-  name: z.string().optional(),
+  id: agentId.meta(doc("Unique id; also the folder agents/<id>/ for MEMORY.md and AGENTS.md.", "main")),
+  default: z.boolean().meta(doc("The agent that answers when no binding matches (one agent only).", true)).optional(),
+  name: z.string().meta(doc("Display name.", "Front desk")).optional(),
   model: modelRef.optional(),
-  instructions: z.string().optional(),
-});
+  instructions: z.string().meta(doc("System prompt for this agent (agents/<id>/AGENTS.md is added to it).", "You are the front desk of a hair salon. Be brief.")).optional(),
+}).meta(doc("One agent.", { id: "main", default: true }));
 
 export const configSchema = z
   .strictObject({
-    $schema: z.string().optional(),
+    $schema: z.string().meta(doc("Path or URL of this file's JSON Schema, for editor completion (`faraday config schema > openclaw.schema.json`).", "./openclaw.schema.json")).optional(),
     gateway: z.strictObject({
-      port: port.optional(),
-      bind: z.string().min(1).optional(),
-      auth: z.strictObject({ token: z.string().min(16, "use at least 16 characters").optional() }).optional(),
-      shutdownTimeoutMs: z.number().int().min(0).max(600_000).optional(),
-      publicUrl: httpUrl.optional(),
-      /** Count failed sign-ins by Fly's `Fly-Client-IP` header (only behind Fly's proxy). */
-      trustProxy: z.boolean().optional(),
-      /**
-       * Let `PUT /api/config` (and the dashboard) add or change MCP servers that run a program
-       * (`command`/`args`/`env`). Read from the file on disk only; a PUT cannot turn it on.
-       */
-      allowRemoteCommands: z.boolean().optional(),
-    }).optional(),
+      port: port.meta(doc("Port to listen on (--port and OPENCLAW_GATEWAY_PORT come first; 0 picks a free one).", 3000)).optional(),
+      bind: z.string().min(1).meta(doc("loopback (127.0.0.1), lan (0.0.0.0, needs a token) or an IP address; --bind comes first.", "loopback")).optional(),
+      auth: z.strictObject({
+        token: z.string().min(16, "use at least 16 characters").meta(doc("Token for /api/* and the dashboard. Better: OPENCLAW_GATEWAY_TOKEN (a Fly secret); on loopback one is generated.", "${env:OPENCLAW_GATEWAY_TOKEN}")).optional(),
+      }).meta(doc("How clients authenticate.", { token: "${env:OPENCLAW_GATEWAY_TOKEN}" })).optional(),
+      shutdownTimeoutMs: z.number().int().min(0).max(600_000).meta(doc("How long SIGTERM waits for in-flight work, in milliseconds.", 10000)).optional(),
+      publicUrl: httpUrl.meta(doc("The address people reach this gateway at (links, webhooks); its host is also accepted as Host on a loopback bind (a tunnel).", "https://my-app.fly.dev")).optional(),
+      trustProxy: z.boolean().meta(doc("Count failed sign-ins by Fly's Fly-Client-IP header (only behind Fly's proxy; the deploy template sets OPENCLAW_GATEWAY_TRUST_PROXY). X-Forwarded-For is never trusted.", false)).optional(),
+      allowRemoteCommands: z.boolean().meta(doc("Let PUT /api/config (and the dashboard) add or change MCP servers that run a program (command/args/env). Read from the file on disk only; a PUT cannot turn it on.", false)).optional(),
+    }).meta(doc("The HTTP server: port, bind address, auth.", { port: 3000, bind: "loopback" })).optional(),
     logging: z.strictObject({
-      level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
-    }).optional(),
+      level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).meta(doc("Log level (LOG_LEVEL / OPENCLAW_LOG_LEVEL come first).", "info")).optional(),
+    }).meta(doc("Logging.", { level: "info" })).optional(),
     agents: z.strictObject({
       defaults: z.strictObject({
         model: modelRef.optional(),
-        maxConcurrent: positiveInt.optional(),
-        contextTokens: positiveInt.optional(),
-        maxToolRounds: positiveInt.optional(),
-      }).optional(),
-      list: z.array(agent).optional(),
-    }).optional(),
+        maxConcurrent: positiveInt.meta(doc("Sessions that may call the model at the same time.", 4)).optional(),
+        contextTokens: positiveInt.meta(doc("Size of the window sent to the model; older turns are summarised.", 100000)).optional(),
+        maxToolRounds: positiveInt.meta(doc("Tool-call rounds per turn before the agent must answer.", 8)).optional(),
+      }).meta(doc("Settings every agent inherits.", { model: "anthropic/claude-sonnet-5-5" })).optional(),
+      list: z.array(agent).meta(doc("The agents; one is the default.", [{ id: "main", default: true }])).optional(),
+    }).meta(doc("Agents and their model.", { defaults: { model: "anthropic/claude-sonnet-5-5" }, list: [{ id: "main", default: true }] })).optional(),
     bindings: z.array(z.strictObject({
-      agentId,
+      agentId: agentId.meta(doc("The agent that answers matching chats.", "support")),
       match: z.strictObject({
-        channel: z.string().min(1),
-        account: z.string().optional(),
-        chat: z.union([z.string(), z.number()]).optional(),
-      }),
-    })).optional(),
-    session: z.strictObject({ dmScope: z.enum(["per-peer", "main"]).optional() }).optional(),
+        channel: z.string().min(1).meta(doc("telegram, discord, whatsapp or web.", "telegram")),
+        account: z.string().meta(doc("Bot account, when a channel has several.", "default")).optional(),
+        chat: z.union([z.string(), z.number()]).meta(doc("Chat or group id.", "-1001234567890")).optional(),
+      }).meta(doc("Which chats.", { channel: "telegram" })),
+    }).meta(doc("Route matching chats to an agent.", { agentId: "support", match: { channel: "telegram" } }))).meta(doc("Which agent answers which chats (the default agent answers the rest).", [{ agentId: "support", match: { channel: "telegram" } }])).optional(),
+    session: z.strictObject({
+      dmScope: z.enum(["per-peer", "main"]).meta(doc("per-peer: one session per person and chat; main: one shared session for a person's DMs.", "per-peer")).optional(),
+    }).meta(doc("How conversations map to sessions.", { dmScope: "per-peer" })).optional(),
     models: z.strictObject({
       providers: z.record(z.string(), z.strictObject({
-        apiKey: z.string().min(1).optional(),
-        baseUrl: httpUrl.optional(),
-        api: z.enum(["anthropic", "openai"]).optional(),
-        /** One request's time limit (default 120 000): a hung provider fails the call into a clear reply. */
-        timeoutMs: z.number().int().min(100).max(3_600_000).optional(),
-        /** Calls to this provider at once; default agents.defaults.maxConcurrent (4). */
-        maxConcurrent: positiveInt.optional(),
-      })).optional(),
-    }).optional(),
+        apiKey: z.string().min(1).meta(doc("The provider's key; use ${env:NAME}. A local server needs none.", "${env:OPENROUTER_API_KEY}")).optional(),
+        baseUrl: httpUrl.meta(doc("API base URL (OpenAI-compatible servers end in /v1; added when the URL has no path).", "http://localhost:11434/v1")).optional(),
+        api: z.enum(["anthropic", "openai"]).meta(doc("Wire API the provider speaks (default openai, i.e. OpenAI-compatible).", "openai")).optional(),
+        timeoutMs: z.number().int().min(100).max(3_600_000).meta(doc("One request's time limit in milliseconds: a hung provider fails the call into a clear reply (or the fallback).", 120000)).optional(),
+        maxConcurrent: positiveInt.meta(doc("Calls to this provider at once; default agents.defaults.maxConcurrent (4). A hung provider never holds another provider's slots.", 4)).optional(),
+      }).meta(doc("One provider, named in model ids as name/model.", { baseUrl: "http://localhost:11434/v1" }))).meta(doc("Model providers besides the built-in anthropic and openai (or overrides for them).", { local: { baseUrl: "http://localhost:11434/v1" } })).optional(),
+    }).meta(doc("Model providers.", { providers: { local: { baseUrl: "http://localhost:11434/v1" } } })).optional(),
     channels: z.strictObject({
       telegram: telegram.optional(),
       discord: discord.optional(),
       whatsapp: whatsapp.optional(),
-      web: z.strictObject({ enabled: z.boolean().optional() }).optional(),
-    }).optional(),
-    mcp: z.strictObject({ servers: z.record(z.string(), mcpServer).optional() }).optional(),
-    mcpServers: z.record(z.string(), mcpServer).optional(),
+      web: z.strictObject({
+        enabled: z.boolean().meta(doc("Serve the dashboard's web chat.", true)).optional(),
+      }).meta(doc("The built-in web chat.", { enabled: true })).optional(),
+    }).meta(doc("Chat channels the assistant answers on.", { telegram: { enabled: true }, discord: { enabled: true } })).optional(),
+    mcp: z.strictObject({
+      servers: z.record(z.string(), mcpServer).meta(doc("MCP servers by name (FavCRM is built in when FAVCRM_API_KEY is set).", { crm: { url: "https://api.favcrm.io/mcp", headers: { Authorization: "Bearer ${env:FAVCRM_API_KEY}" } } })).optional(),
+    }).meta(doc("MCP tool servers.", { servers: {} })).optional(),
+    mcpServers: z.record(z.string(), mcpServer).meta(doc("Cursor/Claude-style spelling of mcp.servers (either works).", { everything: { command: "npx", args: ["-y", "@modelcontextprotocol/server-everything"] } })).optional(),
     tools: z.strictObject({
-      approvalTimeoutMs: z.number().int().min(10_000).max(24 * 3_600_000).optional(),
+      approvalTimeoutMs: z.number().int().min(10_000).max(24 * 3_600_000).meta(doc("How long a tool call waits for a person's YES before it is refused, in milliseconds.", 600000)).optional(),
       policy: z.array(z.strictObject({
-        match: z.string().min(1),
-        decision: z.enum(["auto", "confirm", "deny"]),
-      })).optional(),
-    }).optional(),
+        match: z.string().min(1).meta(doc("Tool name or pattern (server__tool, * wildcards).", "favcrm__cancel_*")),
+        decision: z.enum(["auto", "confirm", "deny"]).meta(doc("auto: run; confirm: ask in the chat first; deny: never.", "confirm")),
+      }).meta(doc("One rule.", { match: "favcrm__cancel_*", decision: "confirm" }))).meta(doc("Rules checked in order before the annotations decide.", [{ match: "favcrm__void_*", decision: "deny" }])).optional(),
+    }).meta(doc("The tool policy.", { approvalTimeoutMs: 600000 })).optional(),
   });
 
 /** A validated `openclaw.json`, after `${env:NAME}` interpolation. */

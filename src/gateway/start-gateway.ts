@@ -7,6 +7,7 @@ import {
   resolvePort,
   resolveStateDir,
   resolveTrustProxy,
+  setupModePort,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   type FaradayConfig,
   type ConfigState,
@@ -147,7 +148,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       logger.error({ problems: config.problems, file: config.path }, "config is invalid: serving in setup mode (channels off) until it is fixed through PUT /api/config");
     }
     const validConfig = config.state === "valid" ? config.config : undefined;
-    const port = resolvePort(flags.port, environment, validConfig);
+    // Setup mode still listens on the file's gateway.port when that key itself is fine.
+    const setupPort = config.state === "invalid" ? setupModePort(config.raw, config.problems) : undefined;
+    const port = resolvePort(flags.port, environment, validConfig ?? (setupPort === undefined ? undefined : { gateway: { port: setupPort } }));
     const secrets = createSecretStore(database);
     const token = resolveGatewayToken({
       environment,

@@ -11,6 +11,7 @@ import { createMemoryAuthStore, type AuthStore } from "./auth-store.ts";
 import { DashboardSessions, isSameOrigin, readCookie, SESSION_COOKIE, sessionCookie } from "./dashboard-session.ts";
 import { clientAddress, isSecureRequest } from "./client-address.ts";
 import { hostAllowed } from "./host-check.ts";
+import { lazySchemaCompilers } from "./lazy-schema-compilers.ts";
 import { HttpMetrics, renderMetrics } from "./metrics.ts";
 import { guardRoutes, routeAccess } from "./route-access.ts";
 import { sendError } from "./reply-error.ts";
@@ -59,6 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: false,
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   });
   guardRoutes(app);
   const limiter = deps.limiter ?? new FailureLimiter();

@@ -10,6 +10,7 @@ import {
   createAnthropicClient,
   createOpenAIClient,
   createResilientModel,
+  normaliseOpenAIBaseUrl,
   parseRetryAfter,
   resolveModelCandidates,
   ModelError,
@@ -635,7 +636,7 @@ test("registry: with no model and no keys the error is the one clear sentence", 
   assert.equal(result.error.code, "MODEL_NOT_CONFIGURED");
   assert.equal(
     result.error.userMessage,
-    "No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or agents.defaults.model in openclaw.json).",
+    "No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or OPENAI_BASE_URL for a local OpenAI-compatible server (or agents.defaults.model in openclaw.json).",
   );
 });
 
@@ -652,13 +653,98 @@ test("registry: with only ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL set, claude-s
   assert.equal(fake.requests[0]?.headers.authorization, "Bearer sk-ant-env-key");
 });
 
-test("registry: with only OPENAI_API_KEY and OPENAI_BASE_URL set, gpt-4.1 is asked at that URL", async (t) => {
-  const fake = await openAIFake(t);
+test("registry: with OPENAI_API_KEY and OPENAI_BASE_URL but no model, the server's only model is asked, not gpt-4.1", async (t) => {
+  const fake = await openAIFake(t, { models: ["llama3.1"] });
   const result = resolveModelCandidates({ env: { OPENAI_API_KEY: "sk-env-openai", OPENAI_BASE_URL: fake.url } });
   assert.ok("candidates" in result);
   const response = await createResilientModel({ candidates: result.candidates }).complete(noTools);
-  assert.equal(response.model, "openai/gpt-4.1");
-  assert.equal(fake.requests[0]?.body.model, "gpt-4.1");
+  assert.equal(response.model, "openai/llama3.1");
+  assert.deepEqual(fake.requests.map((recorded) => `${recorded.method} ${recorded.path}`), ["GET /v1/models", "POST /v1/chat/completions"]);
+  assert.equal(fake.requests[1]?.body.model, "llama3.1");
+});
+
+test("registry: OPENAI_BASE_URL alone (no key, no model) works with a local server's one model", async (t) => {
+  const fake = await openAIFake(t, { models: ["qwen2.5"] });
+  fake.enqueue({ text: "hello from the local model" });
+  const result = resolveModelCandidates({ env: { OPENAI_BASE_URL: fake.url } });
+  assert.ok("candidates" in result);
+  assert.deepEqual(result.candidates.map((candidate) => candidate.ref), ["openai/*"]);
+
+  const response = await createResilientModel({ candidates: result.candidates }).complete(noTools);
+
+  assert.equal(response.text, "hello from the local model");
+  assert.equal(response.model, "openai/qwen2.5");
+  assert.equal(fake.requests[1]?.body.model, "qwen2.5");
+  // The SDK insists on a key; a placeholder goes out, never a real one.
+  assert.equal(fake.requests[1]?.headers.authorization, "Bearer faraday-no-key");
+});
+
+test("registry: a local server with several models and none named answers with the list to choose from", async (t) => {
+  const fake = await openAIFake(t, { models: ["llama3.1", "qwen2.5"] });
+  const result = resolveModelCandidates({ env: { OPENAI_BASE_URL: fake.url } });
+  assert.ok("candidates" in result);
+
+  const error = await rejection(createResilientModel({ candidates: result.candidates, sleep: async () => assert.fail("must not retry") }).complete(noTools));
+
+  assert.ok(error instanceof ModelError);
+  assert.equal(error.code, "MODEL_NOT_CONFIGURED");
+  assert.equal(error.userMessage, `No model is chosen and the server at ${fake.url} has 2: set agents.defaults.model to one of: openai/llama3.1, openai/qwen2.5.`);
+  assert.deepEqual(fake.requests.map((recorded) => recorded.path), ["/v1/models"], "no chat request without a model");
+});
+
+test("registry: a local server that lists no models says to load one", async (t) => {
+  const fake = await openAIFake(t, { models: [] });
+  const result = resolveModelCandidates({ modelRef: "local/*", providers: { local: { baseUrl: fake.url } }, env: {} });
+  assert.ok("candidates" in result);
+  const error = await rejection(createResilientModel({ candidates: result.candidates, sleep: async () => assert.fail("must not retry") }).complete(noTools));
+  assert.ok(error instanceof ModelError);
+  assert.match(error.userMessage, /lists no models: load one first \(Ollama: `ollama pull llama3\.1`\)/);
+});
+
+test("registry: a custom provider with a baseUrl and no model anywhere is asked for its models", async (t) => {
+  const fake = await openAIFake(t, { models: ["mistral"] });
+  const result = resolveModelCandidates({ providers: { local: { baseUrl: fake.url } }, env: {} });
+  assert.ok("candidates" in result);
+  const response = await createResilientModel({ candidates: result.candidates }).complete(noTools);
+  assert.equal(response.model, "local/mistral");
+});
+
+test("an OpenAI-compatible base URL without a path gets /v1", async (t) => {
+  const fake = await openAIFake(t);
+  const origin = fake.url.replace(/\/v1$/, "");
+  assert.equal(normaliseOpenAIBaseUrl(origin), `${origin}/v1`);
+  assert.equal(normaliseOpenAIBaseUrl(`${origin}/`), `${origin}/v1`);
+  assert.equal(normaliseOpenAIBaseUrl("https://host.example/openai/v1/"), "https://host.example/openai/v1");
+  const result = resolveModelCandidates({ modelRef: "local/llama3", providers: { local: { baseUrl: origin } }, env: {} });
+  assert.ok("candidates" in result);
+  await createResilientModel({ candidates: result.candidates }).complete(noTools);
+  assert.equal(fake.requests[0]?.path, "/v1/chat/completions");
+});
+
+for (const suffix of ["", "/", "/v1", "/v1/"]) {
+  test(`an Anthropic base URL written as ORIGIN${suffix} reaches /v1/messages`, async (t) => {
+    const fake = await anthropicFake(t);
+    const result = resolveModelCandidates({ env: { ANTHROPIC_API_KEY: `sk-ant-suffix${suffix.length}`, ANTHROPIC_BASE_URL: `${fake.url}${suffix}` } });
+    assert.ok("candidates" in result);
+    await createResilientModel({ candidates: result.candidates }).complete(noTools);
+    assert.equal(fake.requests[0]?.path, "/v1/messages");
+  });
+}
+
+test("listModels is one authenticated request; a wrong key is MODEL_AUTH_FAILED naming where the key came from", async (t) => {
+  const fake = await openAIFake(t, { apiKey: "sk-right-key", models: ["gpt-fake"] });
+  assert.deepEqual(await createOpenAIClient({ apiKey: "sk-right-key", baseUrl: fake.url }).listModels?.(), ["gpt-fake"]);
+  const error = await rejection(createOpenAIClient({ apiKey: "sk-wrong-key-0000", baseUrl: fake.url }).listModels!());
+  assert.ok(error instanceof ModelError);
+  assert.equal(error.code, "MODEL_AUTH_FAILED");
+  assert.match(error.message, /OPENAI_API_KEY/);
+  assert.doesNotMatch(error.message, /sk-wrong-key-0000/);
+
+  const anthropic = await anthropicFake(t, { apiKey: "sk-ant-right", models: ["claude-fake"] });
+  assert.deepEqual(await createAnthropicClient({ apiKey: "sk-ant-right", baseUrl: `${anthropic.url}/v1` }).listModels?.(), ["claude-fake"]);
+  const anthropicError = await rejection(createAnthropicClient({ apiKey: "sk-ant-wrong", baseUrl: anthropic.url }).listModels!());
+  assert.ok(anthropicError instanceof ModelError);
+  assert.equal(anthropicError.code, "MODEL_AUTH_FAILED");
 });
 
 test("registry: an ollama-style provider local/llama3 with a baseUrl uses the OpenAI adapter without a key", async (t) => {

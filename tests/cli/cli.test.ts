@@ -65,7 +65,8 @@ test("doctor --json reports credentials masked and never prints a secret", async
   const stateDir = await tempStateDir(t);
   // Shaped like a real key (built, so no key-like literal sits in the repository), obviously fake.
   const anthropicKey = ["sk", "ant", "api03", "faketestkey", "abcdefghijklmnop", "9f2c"].join("-");
-  const result = await runToExit(t, ["doctor", "--json", "--state-dir", stateDir], {
+  // --offline: the model check would otherwise ask api.anthropic.com with this fake key.
+  const result = await runToExit(t, ["doctor", "--json", "--offline", "--state-dir", stateDir], {
     ANTHROPIC_API_KEY: anthropicKey,
     OPENCLAW_GATEWAY_TOKEN: "gateway-token-for-doctor-test-xyz",
   });
@@ -75,7 +76,7 @@ test("doctor --json reports credentials masked and never prints a secret", async
   const credentials = report.checks.find((check: { name: string }) => check.name === "credentials");
   assert.match(credentials.detail, /ANTHROPIC_API_KEY=sk-ant-a\.\.\.9f2c/);
   const names = report.checks.map((check: { name: string }) => check.name);
-  assert.deepEqual(names, ["node", "stateDir", "config", "database", "credentials", "mcp:favcrm"], "no lock check before the dir exists");
+  assert.deepEqual(names, ["node", "stateDir", "config", "database", "credentials", "model", "mcp:favcrm"], "no lock check before the dir exists");
   assert.equal(report.healthy, true, "a not-yet-created state dir is a warning, not a failure");
   assert.equal(result.code, 0);
 });

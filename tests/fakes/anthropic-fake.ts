@@ -56,6 +56,15 @@ export async function startAnthropicFake(options: ModelFakeOptions = {}): Promis
     const requestHeaders = { "request-id": nextId("req_fake") };
 
     if (request.method === "GET" && pathname === "/v1/models") {
+      // Listing models needs the key like every other call (the real APIs answer 401 without it;
+      // a local server such as Ollama takes any). Checked against openai-openapi's `GET /models`
+      // (bearer auth) and Anthropic's Models API docs (x-api-key required).
+      const listRejection = authenticationProblem(request.headers, options.apiKey);
+      if (listRejection) {
+        request.rejected = listRejection;
+        sendError(exchange, { status: 401, message: listRejection }, requestHeaders);
+        return;
+      }
       const ids = [...new Set([...(options.models ?? ["claude-fake"]), ...requestedModels])];
       exchange.sendJson(
         200,

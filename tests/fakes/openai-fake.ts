@@ -46,6 +46,15 @@ export async function startOpenAIFake(options: ModelFakeOptions = {}): Promise<M
     const headers = { "x-request-id": nextId("req_fake") };
 
     if (request.method === "GET" && pathname === "/v1/models") {
+      // Listing models needs the key like every other call (the real APIs answer 401 without it;
+      // a local server such as Ollama takes any). Checked against openai-openapi's `GET /models`
+      // (bearer auth) and Anthropic's Models API docs (x-api-key required).
+      const listRejection = authenticationProblem(request.headers, options.apiKey);
+      if (listRejection) {
+        request.rejected = listRejection;
+        sendError(exchange, { status: 401, message: listRejection }, headers);
+        return;
+      }
       const ids = [...new Set([...(options.models ?? ["gpt-fake"]), ...requestedModels])];
       const data = ids.map((id) => ({ id, object: "model", created: 1_700_000_000, owned_by: "faraday-fake" }));
       exchange.sendJson(200, { object: "list", data }, headers);

@@ -3,6 +3,53 @@ import { busy, errorAlert, h, okAlert, replace } from "../dom.js";
 
 export const title = "Config";
 
+/** What a new openclaw.json starts from: one default agent (the shape OpenClaw's Fly guide uses). */
+export const STARTER = { agents: { list: [{ id: "main", default: true }] } };
+
+/**
+ * "Insert example" per section: each adds its keys where they are missing and never overwrites.
+ * Like the examples `faraday config schema` carries for editors (src/config/schema.ts); the
+ * addresses are loopback ones, as the dashboard's files name no outside address.
+ */
+export const EXAMPLES = [
+  { label: "Model (Anthropic)", path: ["agents", "defaults", "model"], value: "anthropic/claude-sonnet-5-5" },
+  { label: "Local model (Ollama)", path: ["models", "providers", "local"], value: { baseUrl: "http://127.0.0.1:11434/v1" }, also: { path: ["agents", "defaults", "model"], value: "local/*" } },
+  { label: "Telegram", path: ["channels", "telegram"], value: { enabled: true, dmPolicy: "pairing" } },
+  { label: "Discord", path: ["channels", "discord"], value: { enabled: true, dmPolicy: "pairing" } },
+  { label: "WhatsApp", path: ["channels", "whatsapp"], value: { enabled: true, dmPolicy: "pairing" } },
+  { label: "MCP server", path: ["mcp", "servers", "tools"], value: { url: "http://127.0.0.1:8931/mcp", headers: { Authorization: "Bearer ${env:MCP_TOOLS_KEY}" } } },
+  { label: "Tool rule", path: ["tools", "policy"], value: [{ match: "favcrm__cancel_*", decision: "confirm" }] },
+];
+
+/**
+ * `text` (JSON) with `example` added where its keys are missing. Returns `{text, path}` (the
+ * dotted path inserted), or `{error}` when the text is not a JSON object or the key is set.
+ */
+export function insertExample(text, example) {
+  let config;
+  try {
+    config = text.trim() === "" ? {} : JSON.parse(text);
+  } catch (error) {
+    return { error: `fix the JSON first (${error.message})` };
+  }
+  if (config === null || typeof config !== "object" || Array.isArray(config)) return { error: "the file must be a JSON object" };
+  const place = (path, value) => {
+    let node = config;
+    for (const key of path.slice(0, -1)) {
+      if (node[key] === undefined) node[key] = {};
+      if (node[key] === null || typeof node[key] !== "object" || Array.isArray(node[key])) return false;
+      node = node[key];
+    }
+    const last = path[path.length - 1];
+    if (node[last] !== undefined) return false;
+    node[last] = structuredClone(value);
+    return true;
+  };
+  if (!place(example.path, example.value)) return { error: `${example.path.join(".")} is already set; edit it in place` };
+  if (example.also) place(example.also.path, example.also.value);
+  return { text: JSON.stringify(config, null, 2) + "\n", path: example.path.join(".") };
+}
+
 /**
  * The line each JSON path starts on (`channels.telegram.dmPolicy`, `agents.list[0].id`, the
  * gateway's own path format), for text that is valid JSON.
@@ -89,9 +136,13 @@ export async function render(container) {
   const save = h("button", { type: "submit" }, "Check and save");
   const revert = h("button", { type: "button", class: "quiet" }, "Discard changes");
   const pathNote = h("span");
+  const examples = h("div", { class: "row", role: "group", "aria-label": "Insert example" },
+    h("span", { class: "muted small" }, "Insert example:"),
+    EXAMPLES.map((example) => h("button", { type: "button", class: "quiet", "data-example": example.label, onclick: () => insert(example) }, example.label)));
   const form = h("form", {},
     h("label", { for: "config-editor" }, "openclaw.json",
-      h("span", { class: "hint", id: "config-help" }, "Secrets show masked; leave a masked value as it is to keep the real one. Saving checks everything first: nothing is written while there are problems. ", pathNote)),
+      h("span", { class: "hint", id: "config-help" }, "Secrets show masked; leave a masked value as it is to keep the real one. Saving checks everything first: nothing is written while there are problems. Every key is described in `faraday config schema` (point \"$schema\" at it for completion in an editor). ", pathNote)),
+    examples,
     h("div", { class: "editor" }, gutter, editor),
     h("div", { class: "row" }, save, revert));
   replace(container, h("h1", {}, "Config"), messages, problemsSlot, h("section", { class: "panel" }, form));
@@ -142,6 +193,21 @@ export async function render(container) {
     return problems.length ? [h("h2", {}, heading), h("ul", { class: "problems" }, items)] : [];
   };
 
+  /** Adds an example section to the editor (not saved until "Check and save") and selects it. */
+  const insert = (example) => {
+    if (editor.readOnly) return;
+    const result = insertExample(editor.value, example);
+    if (result.error) {
+      replace(messages, errorAlert(new Error(result.error)));
+      return;
+    }
+    replace(messages, okAlert(`Added ${result.path}: check it, then "Check and save".`));
+    editor.value = result.text;
+    drawGutter();
+    const line = pathLines(editor.value).get(result.path);
+    if (line) goToLine(line);
+  };
+
   let original = "";
   // Read-only until the file is shown: typing into (or saving) a still-empty editor would
   // overwrite a config the person never saw. Stays so when loading fails; "Discard changes" retries.
@@ -156,13 +222,14 @@ export async function render(container) {
     setLoading(true);
     try {
       const current = await api("/api/config");
-      original = JSON.stringify(current.config ?? {}, null, 2) + "\n";
+      // No file yet: start from a small valid starter rather than a bare {}.
+      original = JSON.stringify(current.config ?? (current.state === "missing" ? STARTER : {}), null, 2) + "\n";
       editor.value = original;
       setLoading(false);
       pathNote.textContent = `File: ${current.path}`;
       marked = new Map();
       replace(problemsSlot,
-        current.state === "missing" ? h("div", { class: "alert info" }, "There is no openclaw.json yet: the gateway runs with defaults. Saving creates it.") : null,
+        current.state === "missing" ? h("div", { class: "alert info" }, "There is no openclaw.json yet: the gateway runs with defaults. Below is a starter; add sections with \"Insert example\". Saving creates the file.") : null,
         showProblems(current.problems ?? [], "error", "Problems in the saved file"),
         showProblems(current.warnings ?? [], "warning", "Warnings"));
     } catch (error) {

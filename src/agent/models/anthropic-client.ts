@@ -8,7 +8,7 @@ import { defaultKeySource, rethrowModelFailure, withDeadline, type ModelErrorCon
 
 export interface AnthropicClientOptions {
   apiKey: string;
-  /** Default `https://api.anthropic.com` (the SDK appends `/v1/messages`). */
+  /** Default `https://api.anthropic.com` (the SDK appends `/v1/messages`); a trailing `/v1` is dropped. */
   baseUrl?: string;
   /** Per-request timeout; default 120 000 ms (`models.providers.<name>.timeoutMs`). */
   timeoutMs?: number;
@@ -22,6 +22,15 @@ export interface AnthropicClientOptions {
 /** Output budget when the request does not set `maxTokens` (the API requires one). */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
+
+/**
+ * The SDK appends `/v1/messages` to its base URL, so `https://proxy.example/v1` (as many
+ * gateways and the OpenAI habit write it) would become `/v1/v1/messages`: a trailing `/v1`
+ * (and trailing slashes) are dropped. `https://api.anthropic.com`, `…/v1` and `…/v1/` all work.
+ */
+export function normaliseAnthropicBaseUrl(baseUrl: string): string {
+  return baseUrl.trim().replace(/\/+$/, "").replace(/\/v1$/, "");
+}
 const DEFAULT_TIMEOUT_MS = MODEL_TIMEOUT_MS;
 const EPHEMERAL = { type: "ephemeral" } as const;
 
@@ -45,7 +54,7 @@ export function createAnthropicClient(options: AnthropicClientOptions): ModelCli
         new AnthropicSdk({
           apiKey: options.apiKey,
           // Explicit, so the SDK never reads ANTHROPIC_BASE_URL from process.env itself.
-          baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
+          baseURL: options.baseUrl === undefined ? DEFAULT_BASE_URL : normaliseAnthropicBaseUrl(options.baseUrl),
           maxRetries: 0,
           timeout: timeoutMs,
           openTelemetry: false,
@@ -75,6 +84,19 @@ export function createAnthropicClient(options: AnthropicClientOptions): ModelCli
           rethrowModelFailure(error, provider, context, request.signal);
         }
       });
+    },
+    async listModels(signal?: AbortSignal): Promise<string[]> {
+      const client = await loadSdk();
+      try {
+        const ids: string[] = [];
+        for await (const model of client.models.list({ limit: 100 }, { signal })) {
+          ids.push(model.id);
+          if (ids.length >= 1000) break;
+        }
+        return ids;
+      } catch (error) {
+        rethrowModelFailure(error, provider, errorContext, signal);
+      }
     },
   };
 }

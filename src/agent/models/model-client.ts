@@ -58,4 +58,9 @@ export interface ModelResponse {
 export interface ModelClient {
   readonly provider: string;
   complete(request: ModelRequest): Promise<ModelResponse>;
+  /**
+   * The model ids the provider lists (`GET /v1/models`): one cheap authenticated request, used
+   * to pick a local server's model and by `faraday doctor`. Throws ModelError like `complete`.
+   */
+  listModels?(signal?: AbortSignal): Promise<string[]>;
 }

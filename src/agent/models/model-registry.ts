@@ -4,6 +4,7 @@
  * (api, provider, key, base URL, timeout): one SDK client per provider for the life of the process.
  */
 import { createAnthropicClient } from "./anthropic-client.ts";
+import { createDiscoveredModelClient, DISCOVERED_MODEL } from "./discovered-model.ts";
 import type { ModelClient } from "./model-client.ts";
 import { ModelError } from "./model-error.ts";
 import { createOpenAIClient } from "./openai-client.ts";
@@ -37,11 +38,11 @@ export type ResolvedModelCandidates =
 
 /** Used when no model is configured and an Anthropic key is available. */
 export const DEFAULT_ANTHROPIC_MODEL = "anthropic/claude-sonnet-5-5";
-/** Used when no model is configured and only an OpenAI key is available. */
+/** Used when no model is configured and only an OpenAI key is available (no OPENAI_BASE_URL). */
 export const DEFAULT_OPENAI_MODEL = "openai/gpt-4.1";
 
-const NO_MODEL_MESSAGE =
-  "No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or agents.defaults.model in openclaw.json).";
+export const NO_MODEL_MESSAGE =
+  "No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or OPENAI_BASE_URL for a local OpenAI-compatible server (or agents.defaults.model in openclaw.json).";
 
 /** Well-known providers: their key and base URL variables (the SDKs' own names). */
 const BUILT_IN = {
@@ -56,8 +57,10 @@ const clientCache = new Map<string, ModelClient>();
 
 /**
  * The candidates to try, primary first. With no model configured, picks
- * `anthropic/claude-sonnet-5-5` when an Anthropic key is available, else `openai/gpt-4.1`
- * when an OpenAI key is. A candidate that cannot be built (missing key, custom provider
+ * `anthropic/claude-sonnet-5-5` when an Anthropic key is available; else, with an OpenAI base
+ * URL (`OPENAI_BASE_URL` or `models.providers.openai.baseUrl`, key or not), the model that
+ * server lists (`openai/*`, see discovered-model.ts); else `openai/gpt-4.1` when an OpenAI key
+ * is available; else the model a custom provider with a `baseUrl` lists. A candidate that cannot be built (missing key, custom provider
  * without `baseUrl`, malformed ref) is skipped with a note; when none is left, returns a
  * MODEL_NOT_CONFIGURED error whose message names what to set (the env var or config key).
  * Never throws.
@@ -98,7 +101,11 @@ function refsOf(modelRef: ModelRef | undefined): string[] | undefined {
 
 function defaultRefs(providers: Readonly<Record<string, ProviderSettings>>, env: ResolveModelCandidatesOptions["env"]): string[] {
   if (keyFor("anthropic", providers, env)) return [DEFAULT_ANTHROPIC_MODEL];
+  // A base URL of one's own is a server with models of its own (Ollama has no gpt-4.1): ask it.
+  if (nonEmpty(providers.openai?.baseUrl) ?? nonEmpty(env[BUILT_IN.openai.baseUrlVariable])) return [`openai/${DISCOVERED_MODEL}`];
   if (keyFor("openai", providers, env)) return [DEFAULT_OPENAI_MODEL];
+  const custom = Object.entries(providers).find(([name, settings]) => name !== "anthropic" && name !== "openai" && nonEmpty(settings.baseUrl));
+  if (custom) return [`${custom[0]}/${DISCOVERED_MODEL}`];
   return [];
 }
 
@@ -134,6 +141,15 @@ function buildCandidate(
     const clientOptions = { apiKey, provider, keySource, ...(baseUrl === undefined ? {} : { baseUrl }), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
     client = api === "anthropic" ? createAnthropicClient(clientOptions) : createOpenAIClient(clientOptions);
     clientCache.set(cacheKey, client);
+  }
+  if (ref.slice(slash + 1) === DISCOVERED_MODEL) {
+    const discoveredKey = `${cacheKey}|${DISCOVERED_MODEL}`;
+    let discovered = clientCache.get(discoveredKey);
+    if (!discovered) {
+      discovered = createDiscoveredModelClient({ client, provider, baseUrl: baseUrl ?? (api === "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1") });
+      clientCache.set(discoveredKey, discovered);
+    }
+    return { ref, client: discovered };
   }
   return { ref, client };
 }

@@ -22,6 +22,20 @@ export interface OpenAIClientOptions {
 }
 
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
+
+/**
+ * A base URL with no path at all (`http://localhost:11434`) gets `/v1`, where every
+ * OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp) serves the API; any other path
+ * is kept as written (`https://host/openai/v1`, `…/api/v1`).
+ */
+export function normaliseOpenAIBaseUrl(baseUrl: string): string {
+  const trimmed = baseUrl.trim().replace(/\/+$/, "");
+  try {
+    return new URL(trimmed).pathname === "/" ? `${trimmed}/v1` : trimmed;
+  } catch {
+    return trimmed;
+  }
+}
 const DEFAULT_TIMEOUT_MS = MODEL_TIMEOUT_MS;
 
 type CreateParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
@@ -47,7 +61,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): ModelClient {
         new OpenAISdk({
           apiKey: options.apiKey,
           // Explicit values, so the SDK never reads OPENAI_* variables from process.env itself.
-          baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
+          baseURL: options.baseUrl === undefined ? DEFAULT_BASE_URL : normaliseOpenAIBaseUrl(options.baseUrl),
           organization: null,
           project: null,
           adminAPIKey: null,
@@ -81,6 +95,20 @@ export function createOpenAIClient(options: OpenAIClientOptions): ModelClient {
           rethrowModelFailure(error, provider, { ...errorContext, model: request.model }, request.signal);
         }
       });
+    },
+    async listModels(signal?: AbortSignal): Promise<string[]> {
+      const client = await loadSdk();
+      try {
+        const ids: string[] = [];
+        // Bounded: a server listing thousands of models still costs at most a few pages.
+        for await (const model of client.models.list({ signal })) {
+          ids.push(model.id);
+          if (ids.length >= 1000) break;
+        }
+        return ids;
+      } catch (error) {
+        rethrowModelFailure(error, provider, errorContext, signal);
+      }
     },
   };
 }

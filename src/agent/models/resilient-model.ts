@@ -4,6 +4,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { ModelClient, ModelRequest, ModelResponse } from "./model-client.ts";
+import { DISCOVERED_MODEL } from "./discovered-model.ts";
 import { ModelError, toModelError } from "./model-error.ts";
 
 /** One model to try: `ref` is `provider/model`, `client` the provider's (shared) client. */
@@ -74,7 +75,7 @@ export function createResilientModel(options: ResilientModelOptions): ResilientM
     async complete(request) {
       if (candidates.length === 0) {
         throw new ModelError("MODEL_NOT_CONFIGURED", "no model candidates to ask", {
-          userMessage: "No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or agents.defaults.model in openclaw.json).",
+          userMessage: "No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or OPENAI_BASE_URL for a local OpenAI-compatible server (or agents.defaults.model in openclaw.json).",
         });
       }
       const signal = request.signal;
@@ -89,7 +90,8 @@ export function createResilientModel(options: ResilientModelOptions): ResilientM
           try {
             const attempt = () => candidate.client.complete({ ...request, model });
             const response = await (options.slots ? options.slots.run(candidate.client.provider, attempt) : attempt());
-            return { ...response, model: candidate.ref };
+            // `provider/*` is answered by the model the server lists; the response names it.
+            return { ...response, model: model === DISCOVERED_MODEL ? response.model : candidate.ref };
           } catch (thrown) {
             if (signal?.aborted) throw thrown;
             error = toModelError(thrown, candidate.client.provider, { model });
