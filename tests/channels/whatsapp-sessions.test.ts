@@ -282,3 +282,51 @@ for (const code of [411, 403] as const) {
     assert.equal(fake.logins, logins + 1, "exactly one login: the manual restart's");
   });
 }
+
+test("messages Baileys holds after their delivery receipts are taken in by a graceful stop, and named in the log when the socket closes without one", LIMIT, async (t) => {
+  const fake = await startFake(t);
+  const path = await stateFile(t);
+  const clock: Clock = { now: Date.now() };
+  let gateway = await openGateway(t, path, fake, clock);
+  let connection = await link(gateway, fake);
+  gateway.stop();
+
+  // Offline messages arrive at the next login; WhatsApp gets their delivery receipts, but the
+  // batch is not finished, so Baileys keeps the upserts in its buffer.
+  fake.holdOfflineMarker(true);
+  await eventually(() => fake.openConnections === 0, 10_000, "the socket closed");
+  const first = await fake.sendText({ from: CONTACT, text: "written while you were down" });
+  assert.equal(first.queued, true);
+  gateway = await openGateway(t, path, fake, clock);
+  connection = await reconnect(gateway, fake);
+  // ("inactive": the delivery receipt of a client that has not announced itself online.)
+  const delivered = (id: string) => fake.receipts.some((receipt) => receipt.id === id && (receipt.type === "delivery" || receipt.type === "inactive"));
+  await eventually(() => delivered(first.id), 15_000, "the delivery receipt");
+  assert.equal(connection.inbound.length, 0, "still inside Baileys' buffer");
+  await connection.transport.drain();
+  assert.deepEqual(connection.inbound.map((message) => message.id), [first.id]);
+
+  // Without the drain (the socket dropped), the id is in the log: WhatsApp will not send it again.
+  const lines: string[] = [];
+  const logger = createLogger({ level: "info", destination: { write: (line: string) => void lines.push(line) } as unknown as NodeJS.WritableStream });
+  gateway.stop();
+  await eventually(() => fake.openConnections === 0, 10_000, "the socket closed");
+  const second = await fake.sendText({ from: CONTACT, text: "also while you were down" });
+  assert.equal(second.queued, true);
+  const database = await openDatabase(path);
+  t.after(() => database.isOpen && database.close());
+  const store = new WhatsAppAuthStore(database);
+  const inbound: WhatsAppInbound[] = [];
+  let opened = false;
+  const transport = await baileysTransportFactory({ store, webSocketUrl: fake.url, logger })({
+    qr: () => {}, open: () => void (opened = true), close: () => {}, message: async (message) => void inbound.push(message), frame: () => {},
+  });
+  t.after(() => transport.close());
+  await eventually(() => opened, 15_000, "open");
+  await eventually(() => delivered(second.id), 15_000, "the second delivery receipt");
+  transport.close();
+  assert.equal(inbound.length, 0);
+  const logged = lines.map((line) => JSON.parse(line) as { msg: string; id?: string }).find((entry) => entry.id === second.id);
+  assert.match(logged?.msg ?? "", /arrived as the socket closed and was not taken in/);
+  fake.holdOfflineMarker(false);
+});

@@ -34,7 +34,9 @@
  *   the default config declines: "History sync skipped") carrying the account's push name, which
  *   Baileys adopts as creds.me.name (without a name, presence 'available' is silently skipped).
  * - Stanzas queued while the device was offline are delivered with `offline="1"` before the
- *   `<ib><offline/>`; Baileys emits them as messages.upsert type "append", not "notify".
+ *   `<ib><offline/>`; Baileys emits them as messages.upsert type "append", not "notify". Baileys
+ *   sends each one's delivery receipt as it decrypts it, but holds the upserts in its event buffer
+ *   until the `<ib><offline/>` (`holdOfflineMarker` keeps them there, to test a stop in between).
  * - Outbound 1:1: Baileys usyncs devices + LIDs of itself and the peer, stores the LID mappings,
  *   force-fetches bundles for those LIDs (`<key><user jid=…@lid reason=identity/>`), then sends one
  *   `<message><participants><to jid><enc/></to>…` with a copy for the phone (deviceSentMessage).
@@ -198,6 +200,8 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
   let qrRefsIssued = 0;
   let latestQrRefs: string[] = [];
   let silenced = false;
+  let offlineMarkerHeld = false;
+  const heldMarkers: Array<() => void> = [];
   let failNextLoginReason: number | undefined;
   let iqCounter = 0;
 
@@ -416,7 +420,9 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
         recordError(`offline delivery of ${item.id} failed: ${(error as Error).message}`);
       }
     }
-    sendNode(connection, node("ib", { from: SERVER_JID }, [node("offline", { count: String(queued.length) })]));
+    const marker = node("ib", { from: SERVER_JID }, [node("offline", { count: String(queued.length) })]);
+    if (offlineMarkerHeld) heldMarkers.push(() => sendNode(connection, marker));
+    else sendNode(connection, marker);
     if (historySyncNotice === "always") {
       await sendHistorySyncNotice(connection).catch((error: Error) => recordError(`history notice failed: ${error.message}`));
     }
@@ -1103,6 +1109,11 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
 
     silence(on) {
       silenced = on;
+    },
+
+    holdOfflineMarker(on) {
+      offlineMarkerHeld = on;
+      if (!on) for (const send of heldMarkers.splice(0)) send();
     },
 
     async close() {

@@ -55,7 +55,9 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
   return async (handlers: TransportHandlers): Promise<WhatsAppTransport> => {
     quietLibsignal(options.logger);
     const baileys: Baileys = await import("baileys");
-    const baileysLogger = options.logger.child({ channel: "whatsapp", lib: "baileys" }, { level: "warn" });
+    // Baileys is chatty below warn; a quieter gateway log level (error, silent) stays in force.
+    const baileysLevel = options.logger.levelVal > 40 ? options.logger.level : "warn";
+    const baileysLogger = options.logger.child({ channel: "whatsapp", lib: "baileys" }, { level: baileysLevel });
     const { state, saveCreds } = options.store.load({
       codec: baileys.BufferJSON,
       initCreds: baileys.initAuthCreds,

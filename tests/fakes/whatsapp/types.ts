@@ -225,6 +225,11 @@ export interface WhatsAppFake {
   dropSocket(): void;
   /** While on, the fake answers nothing and delivers nothing (pings included); incoming frames are read and dropped. */
   silence(on: boolean): void;
+  /**
+   * While on, logins get their offline messages but not the `<ib><offline/>` that ends the batch,
+   * so Baileys keeps their upserts buffered (their delivery receipts already sent). Off sends it.
+   */
+  holdOfflineMarker(on: boolean): void;
   /** Ends every socket and timer and stops listening. */
   close(): Promise<void>;
 }
