@@ -50,6 +50,11 @@ test("device lists survive a restart; a list past its TTL is still returned and 
   cache.set("15557654321", devices);
   assert.equal(cache.fetchedAt("15557654321"), clock.now);
 
+  // Baileys asks with an undefined user for a participant jid it cannot decode: a miss, no throw.
+  assert.equal(cache.get(undefined as unknown as string), undefined);
+  cache.set(undefined as unknown as string, devices);
+  cache.del(undefined as unknown as string);
+
   cache.del("15557654321");
   assert.equal(cache.get("15557654321"), undefined);
   cache.set("1", devices);

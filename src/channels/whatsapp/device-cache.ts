@@ -43,7 +43,10 @@ export class WhatsAppDeviceCache {
     this.#now = options.now ?? Date.now;
   }
 
+  // Baileys asks with whatever its jid decoding gave, undefined included (a group participant
+  // without a server part): a miss, as in its own NodeCache.
   get<T>(user: string): T | undefined {
+    if (typeof user !== "string") return undefined;
     const row = this.#database
       .prepare("SELECT data, fetched_at FROM whatsapp_devices WHERE account = ? AND user = ?")
       .get(this.#account, user) as { data: string; fetched_at: number } | undefined;
@@ -61,12 +64,14 @@ export class WhatsAppDeviceCache {
   }
 
   set<T>(user: string, devices: T): void {
+    if (typeof user !== "string") return;
     this.#database
       .prepare("INSERT OR REPLACE INTO whatsapp_devices (account, user, data, fetched_at) VALUES (?, ?, ?, ?)")
       .run(this.#account, user, JSON.stringify(devices), this.#now());
   }
 
   del(user: string): void {
+    if (typeof user !== "string") return;
     this.#database.prepare("DELETE FROM whatsapp_devices WHERE account = ? AND user = ?").run(this.#account, user);
   }
 
