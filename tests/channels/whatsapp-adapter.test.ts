@@ -190,8 +190,12 @@ for (const [code, pattern] of [[403, /refused this account \(403\).*link is kept
       assert.equal(h.store.wiped, 0, "only 401 wipes the link");
       assert.equal(h.store.linked, "15550001111:1@s.whatsapp.net");
       assert.equal(h.adapter.loginStatus().state, "linked");
-      await sleep(300); // several backoff periods
-      assert.equal(h.sockets.length, 1, "no reconnect loop");
+      // The sentinel: the owner restarts the channel and it connects — had the policy retried on
+      // its own (backoff is 30–100 ms here), there would be more sockets than these two.
+      h.onConnect = (socket) => queueMicrotask(() => socket.handlers.open({ id: "15550001111:1@s.whatsapp.net" }));
+      await h.supervisor.restart();
+      await eventually(() => h.state().state === "connected");
+      assert.equal(h.sockets.length, 2, "no reconnect loop: only the manual restart's socket");
     });
   }
 }
