@@ -69,7 +69,7 @@ async function openGateway(t: TestContext, path: string, fake: WhatsAppFake, clo
   const store = new WhatsAppAuthStore(database);
   const deviceCache = new WhatsAppDeviceCache(database, { ttlMs: DEVICE_TTL_MS, now: () => clock.now });
   const sent = new WhatsAppSentMessageStore(database, { now: () => clock.now });
-  const factory = baileysTransportFactory({ store, deviceCache, sentMessages: sent, webSocketUrl: fake.url, logger: silent });
+  const factory = baileysTransportFactory({ store, deviceCache, sentMessages: sent, webSocketUrl: fake.url, queryTimeoutMs: 5_000, logger: silent });
   const connections: Connection[] = [];
   const stop = () => {
     for (const connection of connections) connection.transport.close();
@@ -256,7 +256,7 @@ for (const code of [411, 403] as const) {
     const gateway = await openGateway(t, await stateFile(t), fake, clock);
     (await link(gateway, fake)).transport.close();
     const adapter = createWhatsAppAdapter({
-      connect: baileysTransportFactory({ store: gateway.store, deviceCache: gateway.deviceCache, sentMessages: gateway.sent, webSocketUrl: fake.url, logger: silent }),
+      connect: baileysTransportFactory({ store: gateway.store, deviceCache: gateway.deviceCache, sentMessages: gateway.sent, webSocketUrl: fake.url, queryTimeoutMs: 5_000, logger: silent }),
       store: gateway.store,
       knownChat: () => true,
       onLinked: () => {},
@@ -318,7 +318,7 @@ test("messages Baileys holds after their delivery receipts are taken in by a gra
   const store = new WhatsAppAuthStore(database);
   const inbound: WhatsAppInbound[] = [];
   let opened = false;
-  const transport = await baileysTransportFactory({ store, webSocketUrl: fake.url, logger })({
+  const transport = await baileysTransportFactory({ store, webSocketUrl: fake.url, queryTimeoutMs: 5_000, logger })({
     qr: () => {}, open: () => void (opened = true), close: () => {}, message: async (message) => void inbound.push(message), frame: () => {},
   });
   t.after(() => transport.close());

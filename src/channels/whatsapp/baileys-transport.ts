@@ -18,6 +18,8 @@ export interface BaileysTransportOptions {
   /** Default WhatsApp's own (`wss://web.whatsapp.com/ws/chat`); tests point it at a loopback fake. */
   readonly webSocketUrl?: string;
   readonly keepAliveMs?: number;
+  /** How long a query to WhatsApp may take (Baileys' `defaultQueryTimeoutMs`, 60 s by default). */
+  readonly queryTimeoutMs?: number;
   /** Contacts' device lists across restarts (Baileys' `userDevicesCache`), so sessions are kept. */
   readonly deviceCache?: WhatsAppDeviceCache;
   /** What we sent, for retry receipts (Baileys' `getMessage`). */
@@ -98,6 +100,7 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       },
       ...(options.webSocketUrl ? { waWebSocketUrl: options.webSocketUrl } : {}),
       ...(options.keepAliveMs ? { keepAliveIntervalMs: options.keepAliveMs } : {}),
+      ...(options.queryTimeoutMs ? { defaultQueryTimeoutMs: options.queryTimeoutMs } : {}),
       ...(options.deviceCache ? { userDevicesCache: options.deviceCache } : {}),
       logger: baileysLogger as never,
       syncFullHistory: false,
