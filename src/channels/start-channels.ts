@@ -113,10 +113,12 @@ export async function addWhatsApp(input: StartChannelsInput): Promise<WhatsAppAd
   const existing = service.adapter("whatsapp") as WhatsAppAdapter | undefined;
   if (existing) return existing;
   const settings = config?.channels?.whatsapp;
-  const [{ WhatsAppAuthStore }, { createWhatsAppAdapter }, { baileysTransportFactory }] = await Promise.all([
+  const [{ WhatsAppAuthStore }, { createWhatsAppAdapter }, { baileysTransportFactory }, { WhatsAppDeviceCache }, { WhatsAppSentMessageStore }] = await Promise.all([
     import("./whatsapp/auth-store.ts"),
     import("./whatsapp/whatsapp-adapter.ts"),
     import("./whatsapp/baileys-transport.ts"),
+    import("./whatsapp/device-cache.ts"),
+    import("./whatsapp/sent-message-store.ts"),
   ]);
   const store = new WhatsAppAuthStore(database);
   const keepAliveMs = settings?.keepAliveSeconds ? settings.keepAliveSeconds * 1000 : undefined;
@@ -125,6 +127,8 @@ export async function addWhatsApp(input: StartChannelsInput): Promise<WhatsAppAd
       store,
       ...(settings?.webSocketUrl ? { webSocketUrl: settings.webSocketUrl } : {}),
       ...(keepAliveMs ? { keepAliveMs } : {}),
+      deviceCache: new WhatsAppDeviceCache(database),
+      sentMessages: new WhatsAppSentMessageStore(database),
       logger,
     }),
     store,

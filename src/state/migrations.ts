@@ -170,4 +170,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ingress_chat ON ingress (channel, chat);
     `,
   },
+  {
+    version: 6,
+    name: "WhatsApp device lists and sent messages (for retry receipts)",
+    sql: `
+      CREATE TABLE whatsapp_devices (
+        account TEXT NOT NULL,
+        user TEXT NOT NULL,
+        data TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        PRIMARY KEY (account, user)
+      ) WITHOUT ROWID;
+      CREATE TABLE whatsapp_sent (
+        account TEXT NOT NULL,
+        id TEXT NOT NULL,
+        jid TEXT NOT NULL,
+        alt_jid TEXT,
+        message BLOB NOT NULL,
+        sent_at INTEGER NOT NULL,
+        PRIMARY KEY (account, id)
+      );
+      CREATE INDEX whatsapp_sent_at ON whatsapp_sent (sent_at);
+    `,
+  },
 ];

@@ -25,6 +25,7 @@ class FakeSocket implements WhatsAppTransport {
   typing: Array<{ jid: string; typing: boolean }> = [];
   pairingRequests: string[] = [];
   loggedOut = false;
+  drained = 0;
   constructor(handlers: TransportHandlers) {
     this.handlers = handlers;
   }
@@ -44,6 +45,9 @@ class FakeSocket implements WhatsAppTransport {
   }
   async logout() {
     this.loggedOut = true;
+  }
+  async drain() {
+    this.drained++;
   }
   close() {
     this.closed = true;
@@ -119,7 +123,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 test("disconnect codes map to WhatsApp's policy", () => {
   assert.deepEqual(closeAction(515), { kind: "restart-now" });
   assert.deepEqual(closeAction(401), { kind: "logged-out" });
-  assert.deepEqual(closeAction(403), { kind: "logged-out" });
+  assert.deepEqual(closeAction(403), { kind: "forbidden" });
+  assert.deepEqual(closeAction(411), { kind: "multidevice-mismatch" });
   assert.deepEqual(closeAction(440), { kind: "replaced" });
   for (const code of [408, 428, 500, 503, undefined]) assert.deepEqual(closeAction(code), { kind: "backoff" }, String(code));
   assert.equal(phoneFromJid("15557654321@s.whatsapp.net"), "+15557654321");
@@ -168,6 +173,40 @@ test("401 wipes the creds and reports logged_out; no reconnect loop", async (t) 
   await sleep(300); // several backoff periods
   assert.equal(h.sockets.length, 1, "no new socket after a logout");
   assert.equal(h.adapter.loginStatus().state, "idle");
+});
+
+for (const [code, pattern] of [[403, /refused this account \(403\).*link is kept/], [411, /\(411, multi-device mismatch\): update WhatsApp on the phone/]] as const) {
+  for (const when of ["after open", "at login"] as const) {
+    test(`${code} ${when} halts with the fix, keeps the creds, and does not reconnect`, async (t) => {
+      const h = harness(t);
+      if (when === "at login") h.onConnect = (socket) => queueMicrotask(() => socket.handlers.close(code, "Connection Failure"));
+      h.supervisor.start();
+      if (when === "after open") {
+        await eventually(() => h.state().state === "connected");
+        h.sockets[0]!.handlers.close(code, "Connection Failure");
+      }
+      await eventually(() => h.state().state === "failed");
+      assert.match(h.state().reason, pattern);
+      assert.equal(h.store.wiped, 0, "only 401 wipes the link");
+      assert.equal(h.store.linked, "15550001111:1@s.whatsapp.net");
+      assert.equal(h.adapter.loginStatus().state, "linked");
+      // The sentinel: the owner restarts the channel and it connects — had the policy retried on
+      // its own (backoff is 30–100 ms here), there would be more sockets than these two.
+      h.onConnect = (socket) => queueMicrotask(() => socket.handlers.open({ id: "15550001111:1@s.whatsapp.net" }));
+      await h.supervisor.restart();
+      await eventually(() => h.state().state === "connected");
+      assert.equal(h.sockets.length, 2, "no reconnect loop: only the manual restart's socket");
+    });
+  }
+}
+
+test("a graceful stop first takes in what the socket still holds", async (t) => {
+  const h = harness(t);
+  h.supervisor.start();
+  await eventually(() => h.state().state === "connected");
+  await h.supervisor.stop();
+  assert.equal(h.sockets[0]!.drained, 1);
+  assert.equal(h.sockets[0]!.closed, true);
 });
 
 test("440 (another client took over) fails with reason replaced and does not reconnect", async (t) => {

@@ -336,7 +336,7 @@ test("stream errors close Baileys with the matching status code", LIMIT, async (
   const fake = await startFake(t);
   const auth = memoryAuth();
   let client = await linkByQr(t, fake, auth);
-  for (const code of [440, 500, 515, 503]) {
+  for (const code of [440, 500, 515, 503, 411]) {
     fake.disconnect(code);
     assert.equal(await waitFor(() => client.closeCode(), `close after ${code}`), code);
     client = startClient(t, fake, auth);
@@ -401,4 +401,88 @@ test("QR refs run out: Baileys closes with 408 after showing each ref", LIMIT, a
   assert.equal(await waitFor(() => client.closeCode(), "the close after the last QR"), 408);
   assert.equal(client.updates.filter((update) => update.qr).length, 2);
   assert.equal(fake.latestQrRefs.length, 2);
+});
+
+test("Baileys' default in-memory device cache: a reply after a new socket force-fetches a bundle and starts a new session (pkmsg)", LIMIT, async (t) => {
+  const fake = await startFake(t);
+  const auth = memoryAuth();
+  const first = await linkByQr(t, fake, auth);
+  await fake.sendText({ from: CONTACT, text: "hi" });
+  await waitFor(() => upserted(first, (message) => message.message?.conversation === "hi"), "the upsert");
+  await first.sock.sendMessage(CONTACT_JID, { text: "one" });
+  const one = await fake.waitForMessage((message) => message.text === "one");
+  assert.equal(one.encType, "pkmsg", "the first reply of a socket replaces the session the contact started");
+  // Signal keeps sending pkmsg on a new session until the other side answers on it.
+  await fake.sendText({ from: CONTACT, text: "ok" });
+  await waitFor(() => upserted(first, (message) => message.message?.conversation === "ok"), "the second upsert");
+  await first.sock.sendMessage(CONTACT_JID, { text: "two" });
+  const two = await fake.waitForMessage((message) => message.text === "two");
+  assert.equal(two.encType, "msg", "the same socket keeps the session");
+  const fetchesBefore = fake.keyFetches.filter((fetch) => fetch.jid.endsWith("@lid") && fetch.reason === "identity").length;
+
+  first.sock.end(undefined);
+  await waitFor(() => first.closeCode() !== undefined, "the first socket to close");
+  const second = startClient(t, fake, auth);
+  await waitFor(() => second.isOpen(), "open again");
+  await second.sock.sendMessage(CONTACT_JID, { text: "three" });
+  const three = await fake.waitForMessage((message) => message.text === "three");
+  assert.equal(three.encType, "pkmsg", "a new session after the restart: the issue the persistent cache fixes");
+  assert.ok(fake.keyFetches.filter((fetch) => fetch.jid.endsWith("@lid") && fetch.reason === "identity").length > fetchesBefore, "a forced key fetch");
+  assert.deepEqual(fake.errors, []);
+});
+
+test("one-time pre-keys are handed out once; a pkmsg on a consumed one is refused ('Invalid PreKey ID') with a retry receipt, and Baileys re-sends", LIMIT, async (t) => {
+  const fake = await startFake(t, { contactPreKeys: 3 });
+  const client = await linkByQr(t, fake, memoryAuth());
+  await client.sock.sendMessage(CONTACT_JID, { text: "first" });
+  const first = await fake.waitForMessage((message) => message.text === "first");
+  assert.equal(first.encType, "pkmsg");
+  const used = fake.keyFetches.filter((fetch) => fetch.jid.startsWith(CONTACT) || fetch.jid.endsWith("@lid"));
+  const contactFetches = fake.keyFetches.filter((fetch) => !fetch.jid.startsWith(fake.phoneNumber) && !fetch.jid.startsWith(fake.accountLid.split("@")[0]!));
+  assert.ok(used.length >= 1);
+  const consumed = contactFetches.at(-1)!;
+  assert.ok(consumed.preKeyId !== undefined, "the bundle carried a one-time pre-key");
+  const ids = contactFetches.map((fetch) => fetch.preKeyId).filter((id) => id !== undefined);
+  assert.equal(new Set(ids).size, ids.length, "no pre-key handed out twice");
+
+  // A session built again on the pre-key the contact already used (what a stale server copy or a
+  // replayed bundle gives): the contact cannot decrypt it and asks again; Baileys re-sends the
+  // same id on a freshly fetched session.
+  await client.sock.signalRepository.injectE2ESession({ jid: consumed.jid, session: consumed.bundle });
+  const sent = await client.sock.sendMessage(CONTACT_JID, { text: "second" });
+  await waitFor(() => fake.errors.find((error) => error.includes(sent!.key.id!) && /Invalid PreKey ID/.test(error)), "the refusal");
+  await waitFor(() => fake.retryRequests.find((request) => request.id === sent!.key.id), "a retry receipt");
+  const resent = await fake.waitForMessage((message) => message.id === sent!.key.id && message.text === "second");
+  assert.equal(resent.encType, "pkmsg");
+  const later = fake.keyFetches.filter((fetch) => fetch.jid === consumed.jid && fetch.at > consumed.at);
+  assert.ok(later.length >= 1 && later.every((fetch) => fetch.preKeyId !== consumed.preKeyId), "later fetches never repeat the consumed pre-key");
+});
+
+test("with a contact's one-time pre-keys used up, a key fetch gets a bundle without one and the session still works", LIMIT, async (t) => {
+  const fake = await startFake(t, { contactPreKeys: 1 });
+  const auth = memoryAuth();
+  const client = await linkByQr(t, fake, auth);
+  await client.sock.sendMessage(CONTACT_JID, { text: "uses the only pre-key" });
+  await fake.waitForMessage((message) => message.text === "uses the only pre-key");
+  client.sock.end(undefined);
+  await waitFor(() => client.closeCode() !== undefined, "closed");
+  const again = startClient(t, fake, auth);
+  await waitFor(() => again.isOpen(), "open again");
+  await again.sock.sendMessage(CONTACT_JID, { text: "signed pre-key only" });
+  const reply = await fake.waitForMessage((message) => message.text === "signed pre-key only");
+  assert.equal(reply.encType, "pkmsg");
+  const contactFetches = fake.keyFetches.filter((fetch) => fetch.jid.endsWith("@lid") && !fetch.jid.startsWith(fake.accountLid.split("@")[0]!));
+  assert.equal(contactFetches[0]!.preKeyId !== undefined, true);
+  assert.equal(contactFetches.at(-1)!.preKeyId, undefined);
+  assert.deepEqual(fake.errors, []);
+});
+
+test("device-list queries return the contact's LID for a phone-number user (and store the mapping in Baileys)", LIMIT, async (t) => {
+  const fake = await startFake(t);
+  const client = await linkByQr(t, fake, memoryAuth());
+  const devices = await client.sock.getUSyncDevices([CONTACT_JID], false, false);
+  assert.deepEqual(devices.map((device) => device.device), [0]);
+  const lid = await client.sock.signalRepository.lidMapping.getLIDForPN(CONTACT_JID);
+  assert.match(lid ?? "", /^2\d+@lid$/);
+  assert.equal(baileys.jidNormalizedUser((await client.sock.signalRepository.lidMapping.getPNForLID(lid!)) ?? ""), CONTACT_JID);
 });

@@ -34,11 +34,35 @@
  *   the default config declines: "History sync skipped") carrying the account's push name, which
  *   Baileys adopts as creds.me.name (without a name, presence 'available' is silently skipped).
  * - Stanzas queued while the device was offline are delivered with `offline="1"` before the
- *   `<ib><offline/>`; Baileys emits them as messages.upsert type "append", not "notify".
+ *   `<ib><offline/>`; Baileys emits them as messages.upsert type "append", not "notify". Baileys
+ *   sends each one's delivery receipt as it decrypts it, but holds the upserts in its event buffer
+ *   until the `<ib><offline/>` (`holdOfflineMarker` keeps them there, to test a stop in between).
  * - Outbound 1:1: Baileys usyncs devices + LIDs of itself and the peer, stores the LID mappings,
  *   force-fetches bundles for those LIDs (`<key><user jid=…@lid reason=identity/>`), then sends one
  *   `<message><participants><to jid><enc/></to>…` with a copy for the phone (deviceSentMessage).
  *   Without a LID in the usync answer, Baileys has no session address and the send fails.
+ *
+ * Sessions, pre-keys and retries (checked against Baileys 7.0.0-rc14 `Socket/messages-send.js`
+ * `getUSyncDevices`/`assertSessions`, `Socket/messages-recv.js` `sendRetryRequest`/
+ * `sendMessagesAgain`/`handleDevicesNotification`, upstream WhiskeySockets/Baileys
+ * `src/Socket/messages-send.ts`, and whatsmeow `user.go` (usync `lid` protocol), `prekeys.go`
+ * (`nodeToPreKeyBundle`), `retry.go` (`sendRetryReceipt`, `handleRetryReceipt`)):
+ * - Device-list queries (usync, context `message`, protocols `devices` + `lid`) answer each
+ *   phone-number user with its device list and `<lid val=…@lid/>`; LID users get their device
+ *   list only. That LID is what makes Baileys force new sessions on a device-cache miss.
+ * - Each key fetch hands out a contact's next one-time pre-key, once (see signal-party.ts);
+ *   `keyFetches` records them, with `reason=identity` when Baileys forced the fetch.
+ * - A contact that cannot decrypt a copy (e.g. a `pkmsg` on a pre-key it already used: libsignal's
+ *   "Invalid PreKey ID") records the error and sends a retry receipt
+ *   (`<receipt type=retry><retry count id t v=1/><registration/></receipt>`), as Baileys and
+ *   whatsmeow clients do; `requestRetry` sends one on demand. Baileys then re-sends the same
+ *   message id, on a freshly fetched session.
+ * - Every copy Baileys sends is recorded with its `encType` (`pkmsg` = a new session, `msg` = the
+ *   existing one).
+ * - `notifyDevices` sends `<notification type=devices>` (update/add/remove), which Baileys applies
+ *   to its `userDevicesCache`.
+ * - 411: the server's `<ib><downgrade_webclient/></ib>`; Baileys ends with multideviceMismatch
+ *   (upstream `src/Socket/socket.ts`, `CB:ib,,downgrade_webclient`).
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
@@ -58,14 +82,17 @@ import { keyPairFromLabel } from "./whatsapp/root-key.ts";
 import { quietLibsignal } from "../../src/channels/whatsapp/quiet-libsignal.ts";
 import { createLogger } from "../../src/logging/index.ts";
 import { makeSignalParty, signalPublicKey, type PreKeyBundle, type SignalParty } from "./whatsapp/signal-party.ts";
+import { encodeBigEndian } from "baileys";
 import type {
   WhatsAppFakeOptions, WhatsAppReceivedMessage, WhatsAppReceipt, WhatsAppChatstate, WhatsAppIqRecord,
   WhatsAppSendTextInput, WhatsAppPairing, WhatsAppPairingCodeRequest, WhatsAppDisconnectCode, WhatsAppFake,
+  WhatsAppKeyFetch, WhatsAppRetryRequest,
 } from "./whatsapp/types.ts";
 
 export type {
   WhatsAppFakeOptions, WhatsAppReceivedMessage, WhatsAppReceipt, WhatsAppChatstate, WhatsAppIqRecord,
   WhatsAppSendTextInput, WhatsAppPairing, WhatsAppPairingCodeRequest, WhatsAppDisconnectCode, WhatsAppFake,
+  WhatsAppKeyFetch, WhatsAppRetryRequest,
 };
 
 // The fake's contacts use libsignal too, which dumps session records to the console; keep test
@@ -152,6 +179,7 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
   const acceptUnknownDevices = options.acceptUnknownDevices ?? true;
   const historySyncNotice = options.historySyncNotice ?? "always";
   const deliveryReceipts = options.deliveryReceipts ?? true;
+  const retryOnDecryptFailure = options.retryOnDecryptFailure ?? true;
   const log = options.log ?? (() => {});
 
   const accountJid = `${phoneNumber}@s.whatsapp.net`;
@@ -172,6 +200,8 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
   let qrRefsIssued = 0;
   let latestQrRefs: string[] = [];
   let silenced = false;
+  let offlineMarkerHeld = false;
+  const heldMarkers: Array<() => void> = [];
   let failNextLoginReason: number | undefined;
   let iqCounter = 0;
 
@@ -184,6 +214,9 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
   const presences: Array<{ type: string; name?: string; at: number }> = [];
   const iqs: WhatsAppIqRecord[] = [];
   const errors: string[] = [];
+  const keyFetches: WhatsAppKeyFetch[] = [];
+  const retryRequests: WhatsAppRetryRequest[] = [];
+  const retryCounts = new Map<string, number>();
   const messageWaiters = new Set<() => void>();
   const loginWaiters = new Set<() => void>();
 
@@ -216,7 +249,8 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
     if (!creation) {
       const pnJid = `${phoneDigits}@s.whatsapp.net`;
       const lidUser = lidUserFor(phoneDigits, "2");
-      creation = makeSignalParty(pnJid, `${lidUser}@lid`).then((party) => {
+      const preKeys = options.contactPreKeys;
+      creation = makeSignalParty(pnJid, `${lidUser}@lid`, preKeys ?? 50, preKeys === undefined).then((party) => {
         const contact: Contact = { phone: phoneDigits, pnJid, lidJid: `${lidUser}@lid`, party, senderKeysSent: new Set() };
         contacts.set(phoneDigits, contact);
         contactsByLid.set(lidUser, contact);
@@ -346,6 +380,7 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
       const encrypted = await contact.party.encrypt(device.pnJid, message, () => takeBundle(device));
       content.push(node("enc", { v: "2", type: encrypted.type }, encrypted.ciphertext));
       if (input.addressing === "lid") Object.assign(attrs, { from: contact.lidJid, sender_pn: contact.pnJid, addressing_mode: "lid" });
+      else if (input.addressing === "lid-only") Object.assign(attrs, { from: contact.lidJid, addressing_mode: "lid" });
       else Object.assign(attrs, { from: contact.pnJid, sender_lid: contact.lidJid });
     }
     return node("message", attrs, content);
@@ -385,7 +420,9 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
         recordError(`offline delivery of ${item.id} failed: ${(error as Error).message}`);
       }
     }
-    sendNode(connection, node("ib", { from: SERVER_JID }, [node("offline", { count: String(queued.length) })]));
+    const marker = node("ib", { from: SERVER_JID }, [node("offline", { count: String(queued.length) })]);
+    if (offlineMarkerHeld) heldMarkers.push(() => sendNode(connection, marker));
+    else sendNode(connection, marker);
     if (historySyncNotice === "always") {
       await sendHistorySyncNotice(connection).catch((error: Error) => recordError(`history notice failed: ${error.message}`));
     }
@@ -513,7 +550,9 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
         recordError(`key bundle requested for unknown ${jid}`);
         continue;
       }
-      users.push(await target.party.bundleNode(jid));
+      const { node: userNode, bundle } = await target.party.bundleNode(jid);
+      keyFetches.push({ jid, ...(user.attrs.reason ? { reason: user.attrs.reason } : {}), ...(bundle.preKey ? { preKeyId: bundle.preKey.keyId } : {}), bundle, at: Date.now() });
+      users.push(userNode);
     }
     return iqResult(request, [node("list", {}, users)]);
   };
@@ -663,9 +702,9 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
     const id = stanza.attrs.id ?? "";
     const type = stanza.attrs.type ?? "text";
     if (!device) return;
-    const record = (recipient: string, message: proto.IMessage, isPhone: boolean): void => {
+    const record = (recipient: string, message: proto.IMessage, isPhone: boolean, encType: WhatsAppReceivedMessage["encType"]): void => {
       const entry: WhatsAppReceivedMessage = {
-        to: chat, recipient, id, type, message, from: device.pnJid, at: Date.now(),
+        to: chat, recipient, id, type, encType, message, from: device.pnJid, at: Date.now(),
         text: messageText(message.deviceSentMessage?.message ?? message),
       };
       (isPhone ? phoneCopies : received).push(entry);
@@ -700,13 +739,16 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
           if (message.senderKeyDistributionMessage) await target.party.processSenderKeyDistribution(senderKeyAuthor, message.senderKeyDistributionMessage);
           if (groupContent) {
             const groupMessage = await target.party.decryptGroup(chat, senderKeyAuthor, groupContent);
-            record(jid, groupMessage, target.isPhone);
+            record(jid, groupMessage, target.isPhone, "skmsg");
           }
         } else {
-          record(jid, message, target.isPhone);
+          record(jid, message, target.isPhone, encType);
         }
       } catch (error) {
         recordError(`decrypting ${id} for ${jid} failed: ${(error as Error).message}`);
+        // A phone that cannot decrypt asks for the message again (whatsmeow retry.go, Baileys
+        // sendRetryRequest); the sender re-sends on a fresh session.
+        if (retryOnDecryptFailure && !isGroup && !target.isPhone) later(50, () => void sendRetryReceipt(target.party, jid, id));
       }
     }
     // Group members that already hold the sender key get no <to>: decrypt with any member who has it.
@@ -716,7 +758,7 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
         const target = await partyFor(member).catch(() => undefined);
         if (!target) continue;
         try {
-          record(member, await target.party.decryptGroup(chat, senderKeyAuthor, groupContent), false);
+          record(member, await target.party.decryptGroup(chat, senderKeyAuthor, groupContent), false, "skmsg");
         } catch (error) {
           recordError(`group decrypt of ${id} for ${member} failed: ${(error as Error).message}`);
         }
@@ -727,6 +769,21 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
       later(100, () => sendNode(connection, node("receipt", { from: chat, id, t: unixSeconds() })));
     }
     for (const waiter of [...messageWaiters]) waiter();
+  };
+
+  /** `<receipt type="retry">` from a contact's device `fromJid` (the jid form Baileys addressed) for `id`. */
+  const sendRetryReceipt = async (party: SignalParty, fromJid: string, id: string, count?: number): Promise<void> => {
+    const key = `${id}|${fromJid}`;
+    const retryCount = count ?? (retryCounts.get(key) ?? 0) + 1;
+    retryCounts.set(key, retryCount);
+    const t = unixSeconds();
+    retryRequests.push({ id, from: fromJid, count: retryCount, at: Date.now() });
+    log(`retry receipt for ${id} from ${fromJid} (count ${retryCount})`);
+    const stanza = node("receipt", { from: fromJid, id, type: "retry", t }, [
+      node("retry", { count: String(retryCount), id, t, v: "1" }),
+      node("registration", {}, Buffer.from(encodeBigEndian(party.creds.registrationId))),
+    ]);
+    for (const connection of loggedInConnections()) sendNode(connection, stanza);
   };
 
   const handleNode = async (connection: Connection, stanza: BinaryNode): Promise<void> => {
@@ -916,7 +973,21 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
     get logins() { return loginCount; },
     get qrRefsIssued() { return qrRefsIssued; },
     get latestQrRefs() { return [...latestQrRefs]; },
-    pairings, pairingCodeRequests, received, phoneCopies, receipts, chatstates, presences, iqs, errors,
+    pairings, pairingCodeRequests, received, phoneCopies, receipts, chatstates, presences, iqs, errors, keyFetches, retryRequests,
+
+    async requestRetry({ from, id, count, addressing }) {
+      const contact = await getContact(from);
+      await sendRetryReceipt(contact.party, addressing === "lid" ? contact.lidJid : contact.pnJid, id, count);
+    },
+
+    async notifyDevices({ from, change, devices = [0] }) {
+      const contact = await getContact(from);
+      const [user, server] = contact.pnJid.split("@") as [string, string];
+      const stanza = node("notification", { from: contact.pnJid, type: "devices", id: nextIqId(), t: unixSeconds() }, [
+        node(change, { device_hash: randomBytes(4).toString("hex") }, devices.map((device) => node("device", { jid: device ? `${user}:${device}@${server}` : contact.pnJid }))),
+      ]);
+      for (const connection of loggedInConnections()) sendNode(connection, stanza);
+    },
 
     async scanQr(qr, scanOptions = {}) {
       const parsed = parseQr(qr);
@@ -1017,6 +1088,7 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
       for (const connection of targets) {
         let stanza: BinaryNode;
         if (code === 440) stanza = node("stream:error", {}, [node("conflict", { type: "replaced" })]);
+        else if (code === 411) stanza = node("ib", { from: SERVER_JID }, [node("downgrade_webclient", {})]);
         else if (code === 401) {
           stanza = node("stream:error", { code: "401" }, [node("conflict", { type: "device_removed" })]);
           if (connection.device) connection.device.removed = true;
@@ -1037,6 +1109,11 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
 
     silence(on) {
       silenced = on;
+    },
+
+    holdOfflineMarker(on) {
+      offlineMarkerHeld = on;
+      if (!on) for (const send of heldMarkers.splice(0)) send();
     },
 
     async close() {

@@ -141,6 +141,9 @@ export class WhatsAppAuthStore {
     this.#transaction(() => {
       this.#database.prepare("DELETE FROM whatsapp_creds WHERE account = ?").run(this.#account);
       this.#database.prepare("DELETE FROM whatsapp_keys WHERE account = ?").run(this.#account);
+      // What belonged to the old link: contacts' device lists and messages kept for retries.
+      this.#database.prepare("DELETE FROM whatsapp_devices WHERE account = ?").run(this.#account);
+      this.#database.prepare("DELETE FROM whatsapp_sent WHERE account = ?").run(this.#account);
     });
   }
 

@@ -8,6 +8,8 @@
  */
 import type { Logger } from "../../logging/index.ts";
 import type { WhatsAppAuthStore } from "./auth-store.ts";
+import type { WhatsAppDeviceCache } from "./device-cache.ts";
+import type { WhatsAppSentMessageStore } from "./sent-message-store.ts";
 import { quietLibsignal } from "./quiet-libsignal.ts";
 import { phoneFromJid, type TransportFactory, type TransportHandlers, type WhatsAppInbound, type WhatsAppTransport } from "./transport.ts";
 
@@ -16,6 +18,12 @@ export interface BaileysTransportOptions {
   /** Default WhatsApp's own (`wss://web.whatsapp.com/ws/chat`); tests point it at a loopback fake. */
   readonly webSocketUrl?: string;
   readonly keepAliveMs?: number;
+  /** How long a query to WhatsApp may take (Baileys' `defaultQueryTimeoutMs`, 60 s by default). */
+  readonly queryTimeoutMs?: number;
+  /** Contacts' device lists across restarts (Baileys' `userDevicesCache`), so sessions are kept. */
+  readonly deviceCache?: WhatsAppDeviceCache;
+  /** What we sent, for retry receipts (Baileys' `getMessage`). */
+  readonly sentMessages?: WhatsAppSentMessageStore;
   readonly logger: Logger;
 }
 
@@ -49,13 +57,42 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
   return async (handlers: TransportHandlers): Promise<WhatsAppTransport> => {
     quietLibsignal(options.logger);
     const baileys: Baileys = await import("baileys");
-    const baileysLogger = options.logger.child({ channel: "whatsapp", lib: "baileys" }, { level: "warn" });
+    // Baileys is chatty below warn; a quieter gateway log level (error, silent) stays in force.
+    const baileysLevel = options.logger.levelVal > 40 ? options.logger.level : "warn";
+    const baileysLogger = options.logger.child({ channel: "whatsapp", lib: "baileys" }, { level: baileysLevel });
     const { state, saveCreds } = options.store.load({
       codec: baileys.BufferJSON,
       initCreds: baileys.initAuthCreds,
       reviveKey: (type, value) => (type === "app-state-sync-key" && value ? baileys.proto.Message.AppStateSyncKeyData.fromObject(value as object) : value),
       onRecovered: (detail) => options.logger.warn({ channel: "whatsapp" }, detail),
     });
+    const logger = options.logger.child({ channel: "whatsapp" });
+    /** The other form of a user jid (LID for a phone-number jid and back), when Baileys knows it. */
+    const otherForm = async (jid: string): Promise<string | undefined> => {
+      const mapping = socket.signalRepository.lidMapping;
+      try {
+        const other = baileys.isLidUser(jid) ? await mapping.getPNForLID(jid) : baileys.isPnUser(jid) ? await mapping.getLIDForPN(jid) : null;
+        return other ? baileys.jidNormalizedUser(other) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    // A retry receipt (the recipient could not decrypt) re-sends from here once Baileys' own
+    // 5-minute in-memory copy is gone: after a restart, or asked for under the other jid form.
+    const getMessage = async (key: import("baileys").WAMessageKey): Promise<import("baileys").proto.IMessage | undefined> => {
+      if (!options.sentMessages || !key.id || !key.remoteJid) return undefined;
+      const jid = baileys.jidNormalizedUser(key.remoteJid);
+      const forms = [key.remoteJid, jid];
+      const other = await otherForm(jid);
+      if (other) forms.push(other);
+      const stored = options.sentMessages.get(key.id, forms);
+      if (!stored) {
+        logger.warn({ id: key.id }, "WhatsApp asked to re-send a message the gateway no longer has (older than the retention window, or not ours)");
+        return undefined;
+      }
+      logger.info({ id: key.id }, "re-sending a WhatsApp message the recipient could not decrypt");
+      return baileys.proto.Message.decode(stored);
+    };
     const socket: Socket = baileys.makeWASocket({
       auth: {
         creds: state.creds,
@@ -63,16 +100,45 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       },
       ...(options.webSocketUrl ? { waWebSocketUrl: options.webSocketUrl } : {}),
       ...(options.keepAliveMs ? { keepAliveIntervalMs: options.keepAliveMs } : {}),
+      ...(options.queryTimeoutMs ? { defaultQueryTimeoutMs: options.queryTimeoutMs } : {}),
+      ...(options.deviceCache ? { userDevicesCache: options.deviceCache } : {}),
       logger: baileysLogger as never,
       syncFullHistory: false,
+      // No history sync at all: on the first connection after linking it holds every event in
+      // Baileys' buffer for up to 20 s (AwaitingInitialSync) — and the delivery receipts of those
+      // messages are already sent — and it would download a business's whole history.
+      shouldSyncHistoryMessage: () => false,
       markOnlineOnConnect: false,
       generateHighQualityLinkPreview: false,
-      getMessage: async () => undefined,
+      getMessage,
     });
     let closed = false;
     const me = () => socket.user?.id;
 
-    const normalise = (message: WAMessage): WhatsAppInbound | undefined => {
+    // A device list older than the cache's TTL is still used (so no forced new session); re-read
+    // it here with a devices-only query — without the LID protocol, which is what makes Baileys
+    // force new sessions (`getUSyncDevices` in Socket/messages-send.js).
+    const refreshing = new Set<string>();
+    const refreshDevices = async (user: string, server: "lid" | "s.whatsapp.net"): Promise<void> => {
+      const query = new baileys.USyncQuery().withContext("message").withDeviceProtocol().withUser(new baileys.USyncUser().withId(baileys.jidEncode(user, server)));
+      const result = await socket.executeUSyncQuery(query);
+      const creds = socket.authState.creds.me;
+      if (!result || closed || !creds) return;
+      const devices = baileys.extractDeviceJids(result.list, creds.id, creds.lid ?? "", false).filter((device) => device.user === user);
+      if (devices.length) await socket.devicesMutex.mutex(async () => options.deviceCache?.set(user, devices));
+    };
+    const onStale = (user: string, devices: unknown[]) => {
+      if (closed || refreshing.has(user)) return;
+      const server = (devices as Array<{ server?: string }>).map((device) => device.server).find((candidate): candidate is "lid" | "s.whatsapp.net" => candidate === "lid" || candidate === "s.whatsapp.net");
+      if (!server) return;
+      refreshing.add(user);
+      refreshDevices(user, server)
+        .catch((error: unknown) => logger.debug({ err: error }, "could not refresh a WhatsApp device list; the cached one stays in use"))
+        .finally(() => refreshing.delete(user));
+    };
+    if (options.deviceCache) options.deviceCache.onStale = onStale;
+
+    const normalise = async (message: WAMessage): Promise<WhatsAppInbound | undefined> => {
       const key = message.key;
       if (!key?.remoteJid || key.fromMe || !key.id) return undefined;
       if (key.remoteJid === "status@broadcast" || key.remoteJid.endsWith("@newsletter") || key.remoteJid.endsWith("@broadcast")) return undefined;
@@ -81,9 +147,15 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       const isGroup = baileys.isJidGroup(key.remoteJid) === true;
       const keyAlt = key as { remoteJidAlt?: string; participantAlt?: string };
       // WhatsApp addresses people by phone number (`…@s.whatsapp.net`) or by LID (`…@lid`), with
-      // the other form alongside as *Alt: take the phone-number one, so allowFrom's E.164 matches.
+      // the other form alongside as *Alt (`sender_pn` / `participant_pn`): take the phone-number
+      // one, so allowFrom's E.164 matches. Without it, ask Baileys' LID mapping (learnt from device
+      // queries and earlier messages).
       const candidates = isGroup ? [key.participant, keyAlt.participantAlt] : [key.remoteJid, keyAlt.remoteJidAlt];
-      const senderJid = candidates.find((jid) => jid?.endsWith("@s.whatsapp.net")) ?? candidates.find(Boolean) ?? "";
+      let senderJid = candidates.find((jid) => jid?.endsWith("@s.whatsapp.net")) ?? candidates.find(Boolean) ?? "";
+      if (baileys.isLidUser(senderJid)) {
+        const phone = await otherForm(baileys.jidNormalizedUser(senderJid));
+        if (phone) senderJid = phone;
+      }
       const own = [me(), socket.user?.lid].filter(Boolean).map((jid) => baileys.jidNormalizedUser(jid!));
       const isMine = (jid: string | undefined) => jid !== undefined && own.includes(baileys.jidNormalizedUser(jid));
       return {
@@ -114,16 +186,29 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
         options.logger.error({ err: error, channel: "whatsapp" }, "could not save WhatsApp creds");
       }
     };
-    const onMessages = async ({ messages, type }: { messages: WAMessage[]; type: string }) => {
-      if (closed) return;
+    const handling = new Set<Promise<void>>();
+    const takeIn = async (messages: WAMessage[], type: string) => {
+      for (const message of messages) {
+        if (type === "append" && !isRecent(message)) continue;
+        const inbound = await normalise(message);
+        if (inbound) await handlers.message(inbound);
+      }
+    };
+    const onMessages = ({ messages, type }: { messages: WAMessage[]; type: string }) => {
       // "notify": live. "append": what arrived while we were offline (a restart, a reconnect) —
       // answered too, but only when recent: never reply to yesterday's conversation.
       if (type !== "notify" && type !== "append") return;
-      for (const message of messages) {
-        if (type === "append" && !isRecent(message)) continue;
-        const inbound = normalise(message);
-        if (inbound) await handlers.message(inbound);
+      if (closed) {
+        // Released from Baileys' buffer as the socket closed: WhatsApp has its delivery receipt and
+        // will not deliver these again. Name them, so the owner can follow up by hand.
+        for (const message of messages) {
+          if (message.key?.id && !message.key.fromMe) logger.error({ id: message.key.id, chat: message.key.remoteJid }, "a WhatsApp message arrived as the socket closed and was not taken in");
+        }
+        return;
       }
+      const work = takeIn(messages, type).catch((error: unknown) => logger.error({ err: error }, "could not take in a WhatsApp message"));
+      handling.add(work);
+      void work.finally(() => handling.delete(work));
     };
     const onFrame = () => {
       if (!closed) handlers.frame();
@@ -144,7 +229,23 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       async sendText(jid, text) {
         requireOpen();
         const sent = await socket.sendMessage(jid, { text });
-        return sent?.key.id ?? "";
+        const id = sent?.key.id ?? "";
+        if (id && sent?.message && options.sentMessages) {
+          // Kept for retry receipts, under both forms of the chat's jid. A store failure does not
+          // fail the send (it went out); Baileys' in-memory copy covers the next 5 minutes.
+          try {
+            const destination = baileys.jidNormalizedUser(jid);
+            options.sentMessages.put(id, destination, await otherForm(destination), baileys.proto.Message.encode(sent.message).finish());
+          } catch (error) {
+            logger.warn({ err: error, id }, "could not keep a sent WhatsApp message for retries");
+          }
+        }
+        return id;
+      },
+      async drain() {
+        if (closed) return;
+        socket.ev.flush();
+        await Promise.allSettled([...handling]);
       },
       async markRead(key) {
         if (!closed) await socket.readMessages([key as import("baileys").WAMessageKey]);
@@ -159,11 +260,18 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       close() {
         if (closed) return;
         closed = true;
+        if (options.deviceCache?.onStale === onStale) options.deviceCache.onStale = undefined;
         // Listeners first: a closing socket must not report into its successor's state.
         socket.ev.off("connection.update", onConnection);
         socket.ev.off("creds.update", onCreds);
-        socket.ev.off("messages.upsert", onMessages as never);
         socket.ws.off("frame", onFrame);
+        // end() discards what Baileys still buffers: release it first, so onMessages names it.
+        try {
+          socket.ev.flush();
+        } catch {
+          // nothing buffered
+        }
+        socket.ev.off("messages.upsert", onMessages as never);
         try {
           socket.end(undefined);
         } catch {

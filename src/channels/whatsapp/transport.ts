@@ -40,18 +40,24 @@ export interface WhatsAppTransport {
   setTyping(jid: string, typing: boolean): Promise<void>;
   /** Unlink this device from the account (the phone's "Linked devices" list). */
   logout(): Promise<void>;
+  /**
+   * Hand over what the library still holds (events it buffered after sending their delivery
+   * receipts) and wait until each was handled. Called before a graceful stop.
+   */
+  drain(): Promise<void>;
   /** Remove every listener, then end the socket. Late events of this socket are never delivered. */
   close(): void;
 }
 
 export type TransportFactory = (handlers: TransportHandlers) => Promise<WhatsAppTransport>;
 
-/** Baileys' DisconnectReason codes that decide what we do. */
+/** Baileys' DisconnectReason codes that decide what we do (`Types/index.js`, DisconnectReason). */
 export const WA_CLOSE = {
   connectionClosed: 428,
   connectionLost: 408,
   loggedOut: 401,
   forbidden: 403,
+  multideviceMismatch: 411,
   connectionReplaced: 440,
   badSession: 500,
   restartRequired: 515,
@@ -61,8 +67,12 @@ export const WA_CLOSE = {
 export type CloseAction =
   /** After the QR scan (515): reconnect at once with the saved creds. */
   | { readonly kind: "restart-now" }
-  /** 401/403: the phone unlinked us or the account is banned: wipe creds, ask for a new link. */
+  /** 401: the phone unlinked us: wipe creds, ask for a new link (as Baileys' own example does). */
   | { readonly kind: "logged-out" }
+  /** 403: WhatsApp refuses the account (banned or restricted): stop, keep the creds, say why. */
+  | { readonly kind: "forbidden" }
+  /** 411 (`<ib><downgrade_webclient/>`): the phone does not accept this companion: stop, say the fix. */
+  | { readonly kind: "multidevice-mismatch" }
   /** 440: another WhatsApp Web client took over; reconnecting would ping-pong with it. */
   | { readonly kind: "replaced" }
   /** 408/428/500/503 and anything unknown: reconnect with capped backoff. */
@@ -73,8 +83,11 @@ export function closeAction(statusCode: number | undefined): CloseAction {
     case WA_CLOSE.restartRequired:
       return { kind: "restart-now" };
     case WA_CLOSE.loggedOut:
-    case WA_CLOSE.forbidden:
       return { kind: "logged-out" };
+    case WA_CLOSE.forbidden:
+      return { kind: "forbidden" };
+    case WA_CLOSE.multideviceMismatch:
+      return { kind: "multidevice-mismatch" };
     case WA_CLOSE.connectionReplaced:
       return { kind: "replaced" };
     default:

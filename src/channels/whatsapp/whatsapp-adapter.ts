@@ -1,7 +1,7 @@
 import { FaradayError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/index.ts";
 import type { ChannelAdapter, ChannelHooks } from "../channel-adapter.ts";
-import { closeAction, phoneDigits, phoneFromJid, type TransportFactory, type TransportHandlers, type WhatsAppInbound, type WhatsAppTransport } from "./transport.ts";
+import { closeAction, phoneDigits, phoneFromJid, type CloseAction, type TransportFactory, type TransportHandlers, type WhatsAppInbound, type WhatsAppTransport } from "./transport.ts";
 
 /** WhatsApp's own limit is far higher; long walls of text read badly on a phone. */
 export const WHATSAPP_TEXT_LIMIT = 4000;
@@ -59,6 +59,21 @@ const loggedOut = (code: number | undefined) =>
 
 const replaced = () =>
   new FaradayError("CHANNEL_REPLACED", "replaced: another WhatsApp Web session took over this account (440). Close the other session, then restart the channel from the dashboard (or restart the gateway); it does not reconnect by itself, which would fight the other session");
+
+const forbidden = () =>
+  new FaradayError("CHANNEL_AUTH_FAILED", "WhatsApp refused this account (403): it is banned or restricted (open WhatsApp on the phone to see why). The link is kept; once the phone's WhatsApp works again, restart the channel from the dashboard (or POST /api/channels/whatsapp/restart)");
+
+const multideviceMismatch = () =>
+  new FaradayError("CHANNEL_AUTH_FAILED", "WhatsApp does not accept this linked device (411, multi-device mismatch): update WhatsApp on the phone, check Settings → Linked devices still lists this gateway (if not, `faraday channels logout whatsapp`, then link again), and restart the channel; it does not retry by itself");
+
+/** The error that halts the channel for a close code, or undefined when the code is retried. */
+const haltingError = (action: CloseAction, code: number | undefined): FaradayError | undefined => {
+  if (action.kind === "logged-out") return loggedOut(code);
+  if (action.kind === "forbidden") return forbidden();
+  if (action.kind === "multidevice-mismatch") return multideviceMismatch();
+  if (action.kind === "replaced") return replaced();
+  return undefined;
+};
 
 const idleStatus = (account: string | null): LoginStatus => ({ state: account ? "linked" : "idle", qr: null, qrDataUrl: null, pairingCode: null, reason: null, account });
 
@@ -147,11 +162,12 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       const action = closeAction(outcome.code);
       if (action.kind === "restart-now" && restarts++ < 3) continue;
       if (action.kind === "logged-out") {
+        // Only 401 wipes the link (Baileys' own example reconnects on everything but 401).
         options.store.wipe();
         setLogin(idleStatus(null));
-        throw loggedOut(outcome.code);
       }
-      if (action.kind === "replaced") throw replaced();
+      const halting = haltingError(action, outcome.code);
+      if (halting) throw halting;
       throw new FaradayError("CHANNEL_UNAVAILABLE", `WhatsApp connection closed${outcome.code ? ` (${outcome.code})` : ""}: ${outcome.message}`);
     }
   };
@@ -172,10 +188,9 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
     if (action.kind === "logged-out") {
       options.store.wipe();
       setLogin(idleStatus(null));
-      failedHook?.(loggedOut(code));
-      return;
     }
-    if (action.kind === "replaced") return failedHook?.(replaced());
+    const halting = haltingError(action, code);
+    if (halting) return failedHook?.(halting);
     failedHook?.(new FaradayError("CHANNEL_UNAVAILABLE", `WhatsApp connection lost${code ? ` (${code})` : ""}: ${message}`));
   };
 
@@ -242,6 +257,11 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
 
     async stop() {
       stopped = true;
+      // Baileys already sent the delivery receipts of anything it still buffers: take those
+      // messages in (stored) before the socket goes, or WhatsApp will not send them again.
+      if (transport && open) {
+        await transport.drain().catch((error: unknown) => logger.warn({ err: error }, "could not take in the messages WhatsApp had delivered before the stop"));
+      }
       dropTransport();
     },
 

@@ -11,6 +11,14 @@
  *   value, signature}, `key` {id, value}. Signatures are over the 33-byte (0x05-prefixed) key.
  * - Plaintext is `proto.Message` bytes padded with 1..16 bytes whose value is the pad length
  *   (`encodeWAMessage` / `unpadRandomMax16`).
+ * - One-time pre-keys are handed out once each (the server deletes a pre-key it gives away; the
+ *   phone uploads more when told it runs low). A second fetch gets the next one; with none left
+ *   the bundle has no `<key>` (signed pre-key only), which both Baileys
+ *   (`parseAndInjectE2ESessions`, Utils/signal.js) and whatsmeow (`nodeToPreKeyBundle`,
+ *   prekeys.go) accept. libsignal deletes a one-time pre-key once a `pkmsg` built on it is
+ *   decrypted (`SessionBuilder.initIncoming` → `removePreKey`); a later `pkmsg` with a new base key
+ *   on that same pre-key fails with libsignal's "Invalid PreKey ID" — what a real phone answers
+ *   with a retry receipt.
  * - `pkmsg` is a PreKeyWhisperMessage (first message of a session), `msg` a WhisperMessage,
  *   `skmsg` a sender-key (group) message whose key arrives in a `senderKeyDistributionMessage`
  *   inside a 1:1 `pkmsg`/`msg`.
@@ -42,8 +50,8 @@ export interface SignalParty {
   readonly creds: AuthenticationCreds;
   /** The identity key (32 bytes). */
   readonly identityPublicKey: Buffer;
-  /** A bundle node `<user jid=…>` for a key-fetch answer; consumes one pre-key. */
-  bundleNode(jid: string): Promise<BinaryNode>;
+  /** A bundle node `<user jid=…>` for a key-fetch answer; consumes one pre-key (none when all are used up). */
+  bundleNode(jid: string): Promise<{ node: BinaryNode; bundle: PreKeyBundle }>;
   /** Encrypts `message` for `toJid`, starting a session from `bundle` when there is none. */
   encrypt(toJid: string, message: proto.IMessage, bundle: () => PreKeyBundle | undefined): Promise<{ type: "pkmsg" | "msg"; ciphertext: Uint8Array }>;
   /** Decrypts a `pkmsg`/`msg` that `fromJid` sent to this party. */
@@ -88,8 +96,12 @@ function decodePadded(plaintext: Uint8Array): proto.Message {
   return proto.Message.decode(unpadRandomMax16(plaintext));
 }
 
-/** Creates a party with a fresh identity and `preKeyCount` one-time pre-keys. */
-export async function makeSignalParty(pnJid: string, lidJid: string, preKeyCount = 50): Promise<SignalParty> {
+/**
+ * Creates a party with a fresh identity and `preKeyCount` one-time pre-keys. With `refill` (the
+ * default) it uploads `preKeyCount` more when they run out, as a phone does; without, later
+ * bundles carry no one-time pre-key.
+ */
+export async function makeSignalParty(pnJid: string, lidJid: string, preKeyCount = 50, refill = true): Promise<SignalParty> {
   const creds = initAuthCreds();
   const keys = addTransactionCapability(makeMemoryKeyStore(), silentLogger, { maxCommitRetries: 1, delayBetweenTriesMs: 10 });
   // No LID lookups on this side: the party addresses the gateway device by the JID we pass.
@@ -110,36 +122,45 @@ export async function makeSignalParty(pnJid: string, lidJid: string, preKeyCount
     creds,
     identityPublicKey: Buffer.from(creds.signedIdentityKey.public),
     async bundleNode(jid) {
-      if (!unusedPreKeys.length) await topUp();
-      const preKeyId = unusedPreKeys.shift()!;
-      const { [String(preKeyId)]: preKey } = await keys.get("pre-key", [String(preKeyId)]);
-      if (!preKey) throw new Error(`pre-key ${preKeyId} missing`);
-      return {
-        tag: "user",
-        attrs: { jid },
-        content: [
-          { tag: "registration", attrs: {}, content: encodeBigEndian(creds.registrationId) },
-          { tag: "type", attrs: {}, content: Buffer.from([5]) },
-          { tag: "identity", attrs: {}, content: Buffer.from(creds.signedIdentityKey.public) },
-          {
-            tag: "skey",
-            attrs: {},
-            content: [
-              { tag: "id", attrs: {}, content: encodeBigEndian(creds.signedPreKey.keyId, 3) },
-              { tag: "value", attrs: {}, content: Buffer.from(creds.signedPreKey.keyPair.public) },
-              { tag: "signature", attrs: {}, content: Buffer.from(creds.signedPreKey.signature) },
-            ],
-          },
-          {
-            tag: "key",
-            attrs: {},
-            content: [
-              { tag: "id", attrs: {}, content: encodeBigEndian(preKeyId, 3) },
-              { tag: "value", attrs: {}, content: Buffer.from(preKey.public) },
-            ],
-          },
-        ],
+      if (!unusedPreKeys.length && refill) await topUp();
+      const preKeyId = unusedPreKeys.shift();
+      const preKey = preKeyId === undefined ? undefined : (await keys.get("pre-key", [String(preKeyId)]))[String(preKeyId)];
+      if (preKeyId !== undefined && !preKey) throw new Error(`pre-key ${preKeyId} missing`);
+      const bundle: PreKeyBundle = {
+        registrationId: creds.registrationId,
+        identityKey: generateSignalPubKey(creds.signedIdentityKey.public),
+        signedPreKey: {
+          keyId: creds.signedPreKey.keyId,
+          publicKey: generateSignalPubKey(creds.signedPreKey.keyPair.public),
+          signature: creds.signedPreKey.signature,
+        },
+        ...(preKey && preKeyId !== undefined ? { preKey: { keyId: preKeyId, publicKey: generateSignalPubKey(preKey.public) } } : {}),
       };
+      const content: BinaryNode[] = [
+        { tag: "registration", attrs: {}, content: encodeBigEndian(creds.registrationId) },
+        { tag: "type", attrs: {}, content: Buffer.from([5]) },
+        { tag: "identity", attrs: {}, content: Buffer.from(creds.signedIdentityKey.public) },
+        {
+          tag: "skey",
+          attrs: {},
+          content: [
+            { tag: "id", attrs: {}, content: encodeBigEndian(creds.signedPreKey.keyId, 3) },
+            { tag: "value", attrs: {}, content: Buffer.from(creds.signedPreKey.keyPair.public) },
+            { tag: "signature", attrs: {}, content: Buffer.from(creds.signedPreKey.signature) },
+          ],
+        },
+      ];
+      if (preKey && preKeyId !== undefined) {
+        content.push({
+          tag: "key",
+          attrs: {},
+          content: [
+            { tag: "id", attrs: {}, content: encodeBigEndian(preKeyId, 3) },
+            { tag: "value", attrs: {}, content: Buffer.from(preKey.public) },
+          ],
+        });
+      }
+      return { node: { tag: "user", attrs: { jid }, content }, bundle };
     },
     async encrypt(toJid, message, bundle) {
       const { exists } = await repository.validateSession(toJid);

@@ -23,6 +23,13 @@ export interface WhatsAppFakeOptions {
   historySyncNotice?: "always" | "never";
   /** Contacts answer each message Baileys sends them with a delivery receipt. Default true. */
   deliveryReceipts?: boolean;
+  /**
+   * One-time pre-keys each contact has on the server. Given: exactly that many, never refilled
+   * (later key fetches get a bundle without one). Default 50, refilled when used up, as a phone does.
+   */
+  contactPreKeys?: number;
+  /** A contact that cannot decrypt a message answers with a retry receipt, as a phone does. Default true. */
+  retryOnDecryptFailure?: boolean;
   /** Debug log of the fake's decisions (not the traffic). */
   log?: (line: string) => void;
 }
@@ -39,6 +46,8 @@ export interface WhatsAppReceivedMessage {
   message: proto.IMessage;
   /** Stanza `type` (text, media, reaction, …). */
   type: string;
+  /** How this copy was encrypted: `pkmsg` (a new Signal session), `msg` (an existing one), `skmsg` (group sender key). */
+  encType: "pkmsg" | "msg" | "skmsg";
   /** The companion device that sent it. */
   from: string;
   at: number;
@@ -86,11 +95,32 @@ export interface WhatsAppSendTextInput {
   id?: string;
   /**
    * 1:1 addressing. "pn" (default): from=<phone>@s.whatsapp.net with sender_lid; "lid":
-   * from=<lid>@lid with sender_pn (then Baileys' key.remoteJid is the LID, remoteJidAlt the PN).
+   * from=<lid>@lid with sender_pn (then Baileys' key.remoteJid is the LID, remoteJidAlt the PN);
+   * "lid-only": from=<lid>@lid without sender_pn (the phone number is not sent alongside).
    */
-  addressing?: "pn" | "lid";
+  addressing?: "pn" | "lid" | "lid-only";
   /** Unix seconds. Default now. */
   timestamp?: number;
+}
+
+/** A pre-key bundle the fake handed out (`iq xmlns=encrypt` `<key><user jid reason?/>`). */
+export interface WhatsAppKeyFetch {
+  jid: string;
+  /** `identity` when Baileys forced a new session (assertSessions with force). */
+  reason?: string;
+  /** The one-time pre-key given away with it (consumed on the server), if any was left. */
+  preKeyId?: number;
+  /** The bundle as `injectE2ESession` takes it. */
+  bundle: import("./signal-party.ts").PreKeyBundle;
+  at: number;
+}
+
+/** A retry receipt a contact sent (it could not decrypt `id`, or a test asked it to). */
+export interface WhatsAppRetryRequest {
+  id: string;
+  from: string;
+  count: number;
+  at: number;
 }
 
 export interface WhatsAppPairing {
@@ -142,6 +172,23 @@ export interface WhatsAppFake {
   readonly iqs: WhatsAppIqRecord[];
   /** Things that went wrong inside the fake (decryption failures, bad stanzas). Tests should expect it empty. */
   readonly errors: string[];
+  /** Pre-key bundles handed out, in order. */
+  readonly keyFetches: WhatsAppKeyFetch[];
+  /** Retry receipts contacts sent. */
+  readonly retryRequests: WhatsAppRetryRequest[];
+  /**
+   * A contact's phone asks for message `id` again (`<receipt type="retry">` with `<retry count>` and
+   * its `<registration>`, as Baileys' `sendRetryRequest` and whatsmeow's `sendRetryReceipt` build
+   * it), from its phone-number jid or (`addressing: "lid"`) its LID. Baileys answers by re-sending
+   * the message (from its recent-message cache, else `getMessage`).
+   */
+  requestRetry(input: { from: string; id: string; count?: number; addressing?: "pn" | "lid" }): Promise<void>;
+  /**
+   * The server tells the logged-in devices that a contact's device list changed
+   * (`<notification type="devices"><update|add|remove><device jid/></…>`); Baileys applies it to its
+   * `userDevicesCache` (`handleDevicesNotification`, Socket/messages-recv.js).
+   */
+  notifyDevices(input: { from: string; change: "update" | "add" | "remove"; devices?: number[] }): Promise<void>;
   /**
    * Acts as the phone scanning `qr` (the string from `connection.update`): sends pair-success,
    * checks the companion's signed reply, registers the device and ends the stream with 515.
@@ -168,7 +215,8 @@ export interface WhatsAppFake {
   /**
    * Ends every logged-in (or, with `all`, every) connection with a stream error:
    * 515 restart required; 401 device removed (the device is unpaired: later logins get
-   * `<failure reason="401"/>`); 440 `<conflict type="replaced"/>`; anything else `code=N`.
+   * `<failure reason="401"/>`); 440 `<conflict type="replaced"/>`; 411 `<ib><downgrade_webclient/>`
+   * (Baileys closes with multideviceMismatch); anything else `code=N`.
    */
   disconnect(code: WhatsAppDisconnectCode, options?: { all?: boolean }): void;
   /** The next login (of any device) is answered `<failure reason=…/>` (401 logged out, 403 banned, 503 …). */
@@ -177,6 +225,11 @@ export interface WhatsAppFake {
   dropSocket(): void;
   /** While on, the fake answers nothing and delivers nothing (pings included); incoming frames are read and dropped. */
   silence(on: boolean): void;
+  /**
+   * While on, logins get their offline messages but not the `<ib><offline/>` that ends the batch,
+   * so Baileys keeps their upserts buffered (their delivery receipts already sent). Off sends it.
+   */
+  holdOfflineMarker(on: boolean): void;
   /** Ends every socket and timer and stops listening. */
   close(): Promise<void>;
 }
