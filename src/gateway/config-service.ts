@@ -4,6 +4,7 @@ import {
   validateConfig,
   loadConfigFile,
   restoreMaskedSecrets,
+  structureProblems,
   type ConfigState,
   type ConfigProblem,
 } from "../config/index.ts";
@@ -70,6 +71,9 @@ export class ConfigService extends EventEmitter<{ "config-changed": [ConfigState
   }
 
   async #update(incoming: unknown): Promise<ConfigUpdateResult> {
+    // Before restoreMaskedSecrets, which walks `incoming` recursively.
+    const structural = structureProblems(incoming);
+    if (structural.length > 0) return { ok: false, problems: structural, warnings: [] };
     const raw = restoreMaskedSecrets(incoming, this.raw());
     const next = await validateConfig(raw, this.#variables, this.#paths.config);
     if (next.state !== "valid") return { ok: false, problems: next.problems, warnings: next.warnings };
