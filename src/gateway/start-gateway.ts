@@ -17,6 +17,7 @@ import {
   createSecretStore,
   ensureStateDir,
   openDatabase,
+  removeStaleTemporaries,
   type Database,
   type StateLock,
 } from "../state/index.ts";
@@ -96,6 +97,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       "reclaimed the state lock from a dead gateway",
     );
   }
+
+  // We hold the lock: every temporary file left in the state dir belongs to a dead writer.
+  const staleTemporaries = await removeStaleTemporaries(stateDir);
+  if (staleTemporaries.length > 0) logger.info({ files: staleTemporaries }, "removed temporary files a stopped writer left behind");
 
   let database: Database | undefined;
   try {
