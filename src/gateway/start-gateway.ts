@@ -10,12 +10,14 @@ import {
   type Environment,
   type GatewayFlags,
 } from "../config/index.ts";
-import { FaradayError } from "../errors/index.ts";
+import { FaradayError, isFaradayError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
 import {
   acquireStateLock,
   createSecretStore,
   ensureStateDir,
+  databaseDamaged,
+  isDatabaseDamaged,
   openDatabase,
   removeStaleTemporaries,
   type Database,
@@ -255,6 +257,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       // ignore: we are failing already
     }
     await lock.release();
+    // Damaged pages met anywhere during start-up (a table an extension reads first): exit 5
+    // naming the file and the way out, not exit 1 with a stack trace.
+    if (isDatabaseDamaged(error) && !isFaradayError(error, "DATABASE_FAILED")) throw databaseDamaged(paths.database, error);
     throw error;
   }
 }

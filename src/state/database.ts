@@ -2,6 +2,7 @@ import { chmodSync, existsSync } from "node:fs";
 import type { DatabaseSync as DatabaseSyncType } from "node:sqlite";
 import { FaradayError } from "../errors/index.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
+import { isDatabaseDamaged } from "./storage-errors.ts";
 
 export type Database = DatabaseSyncType;
 
@@ -31,6 +32,7 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
     }
   } catch (error) {
     if (error instanceof FaradayError) throw error;
+    if (isDatabaseDamaged(error)) throw databaseDamaged(path, error);
     throw new FaradayError(
       "DATABASE_FAILED",
       `cannot open the database ${path}: ${(error as Error).message}. Check the state directory's permissions and free space; \`faraday doctor\` checks integrity`,
@@ -38,6 +40,21 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
     );
   }
   return database;
+}
+
+/**
+ * The error for a database file with damaged pages, naming the file and the ways out. The
+ * gateway stops with it (exit 5) rather than serve from a file that loses writes.
+ */
+export function databaseDamaged(path: string, error: unknown): FaradayError {
+  return new FaradayError(
+    "DATABASE_FAILED",
+    `the database ${path} is damaged (${(error as Error).message}). Stop the gateway and restore the file from a backup ` +
+      `(on Fly: a volume snapshot, \`fly volumes snapshots list <volume-id>\`), or move it aside together with its -wal and -shm files ` +
+      `(\`mv ${path} ${path}.damaged\`) so the gateway starts with an empty one: transcripts, pairings and the WhatsApp link start over; ` +
+      `\`sqlite3 ${path}.damaged .recover\` can save most of the rest`,
+    { cause: error },
+  );
 }
 
 /** Apply every migration newer than the database's version, each in its own transaction. */

@@ -6,7 +6,8 @@ export { acquireStateLock, inspectStateLock, removeDeadLock, readLockOwner, lock
 export type { StateLock, LockOwner, LockInspection, StateLockOptions } from "./state-lock.ts";
 export { currentProcessIdentity, judgeLiveness, processStartTime, currentBootId } from "./process-identity.ts";
 export type { ProcessIdentity } from "./process-identity.ts";
-export { openDatabase, migrate, checkIntegrity } from "./database.ts";
+export { openDatabase, migrate, checkIntegrity, databaseDamaged } from "./database.ts";
+export { isDiskFull, isDatabaseDamaged } from "./storage-errors.ts";
 export type { Database } from "./database.ts";
 export { MIGRATIONS } from "./migrations.ts";
 export type { Migration } from "./migrations.ts";
