@@ -7,6 +7,7 @@ import { chatRoutes } from "./chat-routes.ts";
 import { AgentFiles } from "./memory/agent-files.ts";
 import { createMemoryTools } from "./memory/memory-tools.ts";
 import { resolveModelCandidates } from "./models/index.ts";
+import { repairSearchIndex } from "./sessions/search-index-repair.ts";
 import { SessionStore } from "./sessions/session-store.ts";
 import { isDeepStrictEqual } from "node:util";
 import { channelRoutes } from "../channels/channel-routes.ts";
@@ -30,6 +31,12 @@ export const agentExtension: GatewayExtension = {
       const state = context.config.current();
       return state.state === "valid" ? state.config : undefined;
     };
+    // Messages stored just before a kill -9 that never reached the search index.
+    const repairStarted = performance.now();
+    const repaired = repairSearchIndex(context.database);
+    if (repaired > 0) {
+      context.logger.info({ messages: repaired, durationMs: Math.round(performance.now() - repairStarted) }, "added messages missing from the search index (the last stop was not clean)");
+    }
     const sessions = new SessionStore(context.database);
     const files = new AgentFiles(context.paths.agents);
     const memoryTools = createMemoryTools(files, sessions);
