@@ -37,7 +37,13 @@ export const agentExtension: GatewayExtension = {
     if (repaired > 0) {
       context.logger.info({ messages: repaired, durationMs: Math.round(performance.now() - repairStarted) }, "added messages missing from the search index (the last stop was not clean)");
     }
-    const sessions = new SessionStore(context.database);
+    const sessions = new SessionStore(context.database, {
+      onBackgroundError: (error) => {
+        if (context.storage.report(error, "the search index") === "other") context.logger.error({ err: error }, "could not update the search index; it is retried with the next message");
+      },
+    });
+    // The index rows that could not be written while the disk was full go in as soon as it has room.
+    context.storage.on("recovered", () => sessions.flushSearchIndex());
     const files = new AgentFiles(context.paths.agents);
     const memoryTools = createMemoryTools(files, sessions);
     const mcp = new McpManager({
@@ -58,7 +64,7 @@ export const agentExtension: GatewayExtension = {
     });
     let lastReport = 0;
     const runtime = new AgentRuntime({
-      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: context.environment.variables,
+      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: context.environment.variables, storage: context.storage,
       beforeTurn: () => mcp.warmUp(),
       // Refresh usage in the status at most once a second, not on every turn.
       onTurnFinished: () => {

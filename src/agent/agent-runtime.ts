@@ -60,7 +60,13 @@ export interface AgentRuntimeDeps {
   readonly beforeTurn?: () => Promise<void>;
   /** Called after every turn (the extension refreshes the status it reports). */
   readonly onTurnFinished?: (result: TurnResult) => void;
+  /** Where a failed write is reported; a full disk or a damaged database gets a one-sentence reply. */
+  readonly storage?: { report(error: unknown, what: string): "disk_full" | "damaged" | "other" };
 }
+
+/** What a chat is told when nothing can be saved. One sentence, no internals. */
+export const DISK_FULL_REPLY = "I can't answer right now because the gateway's disk is full and nothing new can be saved; the operator needs to grow its volume, so please try again later.";
+export const DATABASE_DAMAGED_REPLY = "I can't answer right now because the gateway's database is damaged; the operator needs to restore it, so please try again later.";
 
 const HELP = [
   "Commands:",
@@ -151,8 +157,26 @@ export class AgentRuntime {
     return answered.status === "approved" ? `Approved — running ${answered.tool}.` : `Cancelled — ${answered.tool} will not run.`;
   }
 
-  /** Handle one message. Resolves when the reply is ready (and already on disk). */
+  /**
+   * Handle one message. Resolves when the reply is ready (and already on disk). When the disk is
+   * full (or the database damaged) the reply is one sentence saying so, with `errorCode`
+   * DISK_FULL (DATABASE_FAILED), and nothing of the turn is stored.
+   */
   async handle(input: InboundChat): Promise<TurnResult> {
+    try {
+      return await this.#handle(input);
+    } catch (error) {
+      const kind = this.#deps.storage?.report(error, "agent turn") ?? "other";
+      if (kind === "other") throw error;
+      this.#deps.logger.error({ code: kind === "disk_full" ? "DISK_FULL" : "DATABASE_FAILED", err: (error as Error).message, channel: input.channel }, "a turn could not be saved; told the chat");
+      return {
+        sessionId: input.sessionId ?? "", agentId: input.agentId ?? "", reply: kind === "disk_full" ? DISK_FULL_REPLY : DATABASE_DAMAGED_REPLY,
+        toolCalls: [], usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 }, model: null, errorCode: kind === "disk_full" ? "DISK_FULL" : "DATABASE_FAILED",
+      };
+    }
+  }
+
+  async #handle(input: InboundChat): Promise<TurnResult> {
     const agent = this.resolveAgent(input);
     const session = this.#sessionFor(agent.id, input);
     // A YES/NO answering a pending approval is handled here, outside the lane: the turn that

@@ -43,8 +43,16 @@ export class ChannelService {
     this.#deps = deps;
     this.ingress = new IngressStore(deps.database);
     this.access = new AccessPolicy(deps.database);
-    this.ingress.prune();
-    this.#pruneTimer = setInterval(() => this.ingress.prune(), 86_400_000);
+    const prune = () => {
+      try {
+        this.ingress.prune();
+      } catch (error) {
+        // A full disk (a DELETE needs room in the WAL too): pruning waits for the next day.
+        deps.logger.warn({ err: error }, "could not prune old channel messages; trying again tomorrow");
+      }
+    };
+    prune();
+    this.#pruneTimer = setInterval(prune, 86_400_000);
     this.#pruneTimer.unref();
   }
 

@@ -32,6 +32,7 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   let pendingSignal: NodeJS.Signals | undefined;
   let signals = 0;
+  const startAborted = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
@@ -39,13 +40,16 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
       process.exit(1);
     }
     if (gateway) void gateway.close(`received ${signal}`);
-    else pendingSignal = signal;
+    else {
+      pendingSignal = signal;
+      startAborted.abort();
+    }
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   try {
     gateway = await startGateway({
-      flags, environment, version: faradayVersion(), logger, extensions: GATEWAY_EXTENSIONS,
+      flags, environment, version: faradayVersion(), logger, extensions: GATEWAY_EXTENSIONS, signal: startAborted.signal,
       // A person at a terminal gets a sign-in link; a service's log (Fly, systemd) never does.
       ...(process.stderr.isTTY ? { signInLinkTo: process.stderr } : {}),
     });

@@ -18,7 +18,7 @@ export interface OpenDatabaseOptions {
  */
 export async function openDatabase(path: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   const { DatabaseSync } = await import("node:sqlite");
-  let database: Database;
+  let database: Database | undefined;
   try {
     const created = !existsSync(path);
     database = new DatabaseSync(path, { readOnly: options.readOnly ?? false, timeout: 5_000 });
@@ -31,6 +31,12 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
       migrate(database, options.migrations ?? MIGRATIONS);
     }
   } catch (error) {
+    // A failed open (a full disk, damaged pages) must not leave the file open behind it.
+    try {
+      database?.close();
+    } catch {
+      // not open
+    }
     if (error instanceof FaradayError) throw error;
     if (isDatabaseDamaged(error)) throw databaseDamaged(path, error);
     throw new FaradayError(
