@@ -43,7 +43,10 @@ export const agentExtension: GatewayExtension = {
       },
     });
     // The index rows that could not be written while the disk was full go in as soon as it has room.
-    context.storage.on("recovered", () => sessions.flushSearchIndex());
+    context.storage.on("recovered", () => {
+      sessions.flushSearchIndex();
+      channels?.retryAfterDiskFull();
+    });
     const files = new AgentFiles(context.paths.agents);
     const memoryTools = createMemoryTools(files, sessions);
     const mcp = new McpManager({
@@ -106,7 +109,7 @@ export const agentExtension: GatewayExtension = {
         import("../channels/channel-service.ts"),
         import("../channels/start-channels.ts"),
       ]);
-      const service = new ChannelService({ database: context.database, runtime, approvals, components: context.components, logger: context.logger, config: currentConfig });
+      const service = new ChannelService({ database: context.database, runtime, approvals, components: context.components, logger: context.logger, config: currentConfig, storage: context.storage });
       channels = service;
       ({ telegramWebhook, whatsapp } = await startChannels(channelInput(service)));
       service.resumeUnfinished();

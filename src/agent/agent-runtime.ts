@@ -168,7 +168,7 @@ export class AgentRuntime {
     } catch (error) {
       const kind = this.#deps.storage?.report(error, "agent turn") ?? "other";
       if (kind === "other") throw error;
-      this.#deps.logger.error({ code: kind === "disk_full" ? "DISK_FULL" : "DATABASE_FAILED", err: (error as Error).message, channel: input.channel }, "a turn could not be saved; told the chat");
+      this.#deps.logger.error({ code: kind === "disk_full" ? "DISK_FULL" : "DATABASE_FAILED", err: (error as Error).message, channel: input.channel }, "a turn could not be saved; its reply is the one-sentence explanation");
       return {
         sessionId: input.sessionId ?? "", agentId: input.agentId ?? "", reply: kind === "disk_full" ? DISK_FULL_REPLY : DATABASE_DAMAGED_REPLY,
         toolCalls: [], usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 }, model: null, errorCode: kind === "disk_full" ? "DISK_FULL" : "DATABASE_FAILED",

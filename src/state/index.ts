@@ -2,6 +2,7 @@ export { ensureStateDir, statePaths } from "./state-dir.ts";
 export type { StatePaths } from "./state-dir.ts";
 export { writeFileAtomic, backupFile } from "./atomic-write.ts";
 export { removeStaleTemporaries } from "./stale-temporaries.ts";
+export { inTransaction } from "./transaction.ts";
 export { acquireStateLock, inspectStateLock, removeDeadLock, readLockOwner, lockPaths } from "./state-lock.ts";
 export type { StateLock, LockOwner, LockInspection, StateLockOptions } from "./state-lock.ts";
 export { currentProcessIdentity, judgeLiveness, processStartTime, currentBootId } from "./process-identity.ts";

@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openDatabase } from "../../src/state/database.ts";
+import { isDiskFull } from "../../src/state/storage-errors.ts";
+import { IngressStore } from "../../src/channels/ingress-store.ts";
+import { createSettingsAuthStore } from "../../src/http/auth-store.ts";
 import { startAnthropicFake } from "../fakes/anthropic-fake.ts";
 import { lastUserText } from "../fakes/model-script.ts";
+import { startTelegramFake } from "../fakes/telegram-fake.ts";
+import { eventually } from "../helpers/agent-harness.ts";
 import { api, startGateway } from "../helpers/gateway-process.ts";
 import { smallDisk } from "../helpers/small-disk.ts";
 
 const TOKEN = "test-gateway-token-0123456789";
+const OWNER = 1001;
 const DISK_BYTES = 8 * 1024 * 1024;
 
 async function fakeModel(t: import("node:test").TestContext) {
@@ -117,4 +124,58 @@ test("a gateway waiting for disk space stops on SIGTERM with exit 0", async (t) 
   assert.equal((await api(gateway.url, "/readyz")).json.code, "DISK_FULL");
   gateway.kill("SIGTERM");
   assert.equal((await gateway.exited).code, 0);
+});
+
+test("Telegram messages on a full disk: the sender is told once, in one sentence, and both are answered once there is space", async (t) => {
+  const disk = await smallDisk(t, DISK_BYTES);
+  if (!disk) return;
+  const env = await fakeModel(t);
+  const telegram = await startTelegramFake();
+  t.after(() => telegram.close());
+  const stateDir = join(disk.path, "state");
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, "openclaw.json"), JSON.stringify({
+    agents: { list: [{ id: "main", default: true }] },
+    channels: { telegram: { enabled: true, apiRoot: telegram.url, pollingTimeoutSeconds: 1, allowFrom: [OWNER] } },
+  }));
+  const gateway = await startGateway(t, stateDir, { env: { ...env, TELEGRAM_BOT_TOKEN: telegram.token }, allowUnconfigured: false });
+  telegram.pushMessage({ chatId: OWNER, fromId: OWNER, text: "before" });
+  await eventually(() => telegram.sent(OWNER).length === 1, 15_000, "the first answer");
+  await disk.fill();
+  telegram.pushMessage({ chatId: OWNER, fromId: OWNER, text: "during" });
+  await eventually(() => telegram.sent(OWNER).length === 2, 15_000, "the disk-full sentence");
+  assert.match(telegram.sent(OWNER)[1]!.text, /^I can't answer right now because the gateway's disk is full[^.]*\.$/);
+  const ready = await until("readyz turns 503 DISK_FULL", () => api(gateway.url, "/readyz"), (response) => (response as { status?: number }).status === 503);
+  assert.equal((ready as { json: { code: string } }).json.code, "DISK_FULL");
+  // A second message while full: whether it could not be stored (the adapter restarts, Telegram
+  // delivers it again) or stored but not answered, the chat is not told twice.
+  const failures = () => gateway.logs().filter((line) => line.msg === "a turn could not be saved; its reply is the one-sentence explanation" ||
+    (line.msg === "channel connection lost; restarting it alone" && /disk is full/.test(String(line.err)))).length;
+  const before = failures();
+  telegram.pushMessage({ chatId: OWNER, fromId: OWNER, text: "during again" });
+  await eventually(() => failures() > before, 20_000, "the second message failing for lack of space");
+  assert.equal(telegram.sent(OWNER).length, 2, "told once");
+  await disk.free();
+  await eventually(() => ["You said: during", "You said: during again"].every((text) => telegram.sent(OWNER).some((message) => message.text === text)), 30_000, "both answered after space returned");
+  assert.equal(telegram.sent(OWNER).filter((message) => /disk is full/.test(message.text)).length, 1, "the sentence was sent once");
+});
+
+test("on a real full disk, writes read back with get() throw instead of reporting a row that was not written: an inbound message, a one-time sign-in code", async (t) => {
+  const disk = await smallDisk(t, 2 * 1024 * 1024);
+  if (!disk) return;
+  const database = await openDatabase(join(disk.path, "faraday.sqlite"));
+  t.after(() => database.close());
+  const ingress = new IngressStore(database);
+  const auth = createSettingsAuthStore(database);
+  const message = (id: string) => ({ channel: "telegram", account: "1", chat: "7", chatType: "dm" as const, sender: "7", text: `hello ${id}`, platformId: `7:${id}`, addressedToBot: true });
+  assert.ok(ingress.add(message("1")));
+  const { code } = auth.createLoginCode();
+  await disk.fill();
+  assert.throws(() => ingress.add(message("2")), (error: unknown) => isDiskFull(error), "not stored, so not acknowledged");
+  assert.throws(() => auth.consumeLoginCode(code), (error: unknown) => isDiskFull(error));
+  await disk.free();
+  assert.ok(ingress.add(message("2")), "stored once there is space");
+  assert.equal(auth.consumeLoginCode(code), true, "the code was never used");
+  assert.equal(auth.consumeLoginCode(code), false, "and is used once");
+  assert.deepEqual(ingress.unfinished().map((row) => row.message.text), ["hello 1", "hello 2"]);
 });
