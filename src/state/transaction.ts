@@ -5,8 +5,9 @@ import type { Database } from "./database.ts";
  * SQLite already did, as after SQLITE_FULL) and rethrow. Inside an open transaction it just runs.
  *
  * Required for a statement read with `get()` that writes (`INSERT … RETURNING`): in autocommit
- * mode node:sqlite (Node 24.22) returns the row even when the commit fails on a full disk — the
- * error of the statement's reset is dropped — so the caller believes a row was stored that was
+ * mode node:sqlite (Node 24.22) returns the row even when the commit fails on a full disk — it
+ * steps once and drops the error of `sqlite3_reset`, which SQLite says to check for exactly this
+ * case (https://sqlite.org/c3ref/reset.html) — so the caller believes a row was stored that was
  * not. An explicit COMMIT throws instead.
  */
 export function inTransaction<T>(database: Database, work: () => T): T {
