@@ -32,11 +32,21 @@ export const agentExtension: GatewayExtension = {
       return state.state === "valid" ? state.config : undefined;
     };
     // Messages stored just before a kill -9 that never reached the search index.
-    const repairStarted = performance.now();
-    const repaired = repairSearchIndex(context.database);
-    if (repaired > 0) {
-      context.logger.info({ messages: repaired, durationMs: Math.round(performance.now() - repairStarted) }, "added messages missing from the search index (the last stop was not clean)");
-    }
+    let repairPending = true;
+    const repair = () => {
+      const started = performance.now();
+      try {
+        const repaired = repairSearchIndex(context.database);
+        repairPending = false;
+        if (repaired > 0) {
+          context.logger.info({ messages: repaired, durationMs: Math.round(performance.now() - started) }, "added messages missing from the search index (the last stop was not clean)");
+        }
+      } catch (error) {
+        // A full disk: repaired once there is room, before anything new is indexed.
+        if (context.storage.report(error, "the search index repair") === "other") throw error;
+      }
+    };
+    repair();
     const sessions = new SessionStore(context.database, {
       onBackgroundError: (error) => {
         if (context.storage.report(error, "the search index") === "other") context.logger.error({ err: error }, "could not update the search index; it is retried with the next message");
@@ -44,6 +54,11 @@ export const agentExtension: GatewayExtension = {
     });
     // The index rows that could not be written while the disk was full go in as soon as it has room.
     context.storage.on("recovered", () => {
+      try {
+        if (repairPending) repair();
+      } catch (error) {
+        context.logger.error({ err: error }, "the search index repair failed; it runs again at the next start");
+      }
       sessions.flushSearchIndex();
       channels?.retryAfterDiskFull();
     });

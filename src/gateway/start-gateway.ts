@@ -192,8 +192,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const openedDatabase: Database = database;
 
     const secrets = createSecretStore(database);
-    const token = resolveGatewayToken({ environment, config: validConfig, loopback, bindDescription, secrets: () => secrets });
-    if (token.generated) logger.info("generated a gateway token and kept it in the state dir's secret store; `faraday token` prints it");
+    let token: ReturnType<typeof resolveGatewayToken>;
+    try {
+      token = resolveGatewayToken({ environment, config: validConfig, loopback, bindDescription, secrets: () => secrets });
+      if (token.generated) logger.info("generated a gateway token and kept it in the state dir's secret store; `faraday token` prints it");
+    } catch (error) {
+      // The first start on a full disk cannot keep a generated token: use one for this run.
+      if (!isDiskFull(error)) throw error;
+      token = setupModeToken(environment, validConfig, loopback, bindDescription);
+      logger.warn({ code: "DISK_FULL" }, "could not keep the generated gateway token (the disk is full); this run uses one that `faraday token` cannot print");
+    }
 
     components.set("database", { state: "ready", ready: true, reason: "open (WAL)" });
     const storage = new StorageHealth({ probe: databaseWriteProbe(openedDatabase, stateDir) });
@@ -234,7 +242,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     });
 
     try {
-      await closeSetupApp?.();
+      const closing = closeSetupApp;
+      closeSetupApp = undefined;
+      await closing?.();
       await app.listen({ port, host });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
@@ -271,8 +281,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       "dashboard and web chat; sign in with the gateway token, or open the one-time link `faraday token --link` prints",
     );
     if (loopback && options.signInLinkTo) {
-      const { code } = authStore.createLoginCode();
-      options.signInLinkTo.write(`\nDashboard: ${url}/#code=${code}\n  (one-time sign-in link, valid 15 minutes; later: \`faraday token --link\`)\n\n`);
+      try {
+        const { code } = authStore.createLoginCode();
+        options.signInLinkTo.write(`\nDashboard: ${url}/#code=${code}\n  (one-time sign-in link, valid 15 minutes; later: \`faraday token --link\`)\n\n`);
+      } catch (error) {
+        if (storage.report(error, "the sign-in link") === "other") throw error;
+      }
     }
     configService.keepLastGood().catch((error: unknown) => logger.warn({ err: error, file: paths.configLastGood }, "could not keep a last-good copy of the config"));
 
