@@ -6,6 +6,7 @@ import { openDatabase } from "../../src/state/database.ts";
 import { isDiskFull } from "../../src/state/storage-errors.ts";
 import { IngressStore } from "../../src/channels/ingress-store.ts";
 import { createSettingsAuthStore } from "../../src/http/auth-store.ts";
+import { ApprovalBroker } from "../../src/tools/approvals/approval-broker.ts";
 import { startAnthropicFake } from "../fakes/anthropic-fake.ts";
 import { lastUserText } from "../fakes/model-script.ts";
 import { startTelegramFake } from "../fakes/telegram-fake.ts";
@@ -178,4 +179,22 @@ test("on a real full disk, writes read back with get() throw instead of reportin
   assert.equal(auth.consumeLoginCode(code), true, "the code was never used");
   assert.equal(auth.consumeLoginCode(code), false, "and is used once");
   assert.deepEqual(ingress.unfinished().map((row) => row.message.text), ["hello 1", "hello 2"]);
+});
+
+test("an approval that expires on a full disk ends its turn as expired instead of throwing from its timer", async (t) => {
+  const disk = await smallDisk(t, 2 * 1024 * 1024);
+  if (!disk) return;
+  const database = await openDatabase(join(disk.path, "faraday.sqlite"));
+  t.after(() => database.close());
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const broker = new ApprovalBroker(database, () => 60_000);
+  const asked = { sessionId: "s", agentId: "main", channel: "web", chat: "web", requester: "web", tool: "favcrm__cancel_booking", arguments: { id: 1 }, reason: "destructive" };
+  const first = broker.request(asked);
+  const second = broker.request(asked);
+  await disk.fill();
+  assert.doesNotThrow(() => t.mock.timers.tick(60_000));
+  assert.deepEqual(await first.outcome, { status: "expired", decidedBy: null });
+  assert.deepEqual(await second.outcome, { status: "expired", decidedBy: null });
+  await disk.free();
+  assert.doesNotThrow(() => broker.expireAll());
 });
