@@ -86,7 +86,7 @@ export function migrate(database: Database, migrations: readonly Migration[]): n
       database.exec("COMMIT");
       applied++;
     } catch (error) {
-      database.exec("ROLLBACK");
+      if (database.isTransaction) database.exec("ROLLBACK"); // after SQLITE_FULL SQLite already did
       throw new FaradayError("DATABASE_FAILED", `migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`, { cause: error });
     }
   }
