@@ -198,3 +198,16 @@ test("an approval that expires on a full disk ends its turn as expired instead o
   await disk.free();
   assert.doesNotThrow(() => broker.expireAll());
 });
+
+test("a first start on a full disk (no database yet) also serves in setup mode, then creates the database once there is space", async (t) => {
+  const disk = await smallDisk(t, DISK_BYTES);
+  if (!disk) return;
+  await disk.fill();
+  const gateway = await startGateway(t, join(disk.path, "state"), { env: { OPENCLAW_GATEWAY_TOKEN: TOKEN } });
+  const ready = await api(gateway.url, "/readyz");
+  assert.equal(ready.status, 503);
+  assert.equal(ready.json.code, "DISK_FULL");
+  await disk.free();
+  await until("readyz is 200 once the database is created", () => api(gateway.url, "/readyz"), (response) => (response as { status?: number }).status === 200);
+  assert.equal((await api(gateway.url, "/api/status", { token: TOKEN })).json.ready, true);
+});
