@@ -74,3 +74,20 @@ test("a database with damaged pages stops start-up with DATABASE_FAILED (exit 5)
     assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
   }
 });
+
+test("damaged pages met while running: the chat gets one sentence and /readyz turns 503 DATABASE_FAILED naming the way out", async (t) => {
+  const stateDir = await tempStateDir(t);
+  const { path, roots } = await seededDatabase(stateDir);
+  await damagePages(path, [roots.get("sessions")!]);
+  const gateway = await startGateway(t, stateDir, { env: { OPENCLAW_GATEWAY_TOKEN: TOKEN } });
+  assert.equal((await api(gateway.url, "/readyz")).status, 200, "nothing read the damaged page yet");
+  const chat = await api(gateway.url, "/api/chat", { token: TOKEN, method: "POST", body: { text: "hello", sessionId: "s1" } });
+  assert.equal(chat.status, 200);
+  assert.equal(chat.json.errorCode, "DATABASE_FAILED");
+  assert.match(chat.json.reply, /^I can't answer right now because the gateway's database is damaged[^.]*\.$/);
+  const ready = await api(gateway.url, "/readyz");
+  assert.equal(ready.status, 503);
+  assert.equal(ready.json.code, "DATABASE_FAILED");
+  assert.match(ready.json.failing[0].reason, /faraday\.sqlite is damaged .*restore the file from a backup/);
+  assert.equal(gateway.child.exitCode, null);
+});
