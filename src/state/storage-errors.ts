@@ -2,9 +2,8 @@
 const SQLITE_CORRUPT = 11;
 const SQLITE_FULL = 13;
 const SQLITE_NOTADB = 26;
-/** Extended codes: the WAL index (-shm) could not be grown; a write came back short. */
+/** Extended code: the WAL index (-shm) could not be grown (what reopening a database on a full disk meets). */
 const SQLITE_IOERR_SHMSIZE = 4874;
-const SQLITE_IOERR_WRITE = 778;
 
 function* causes(error: unknown): Generator<Record<string, unknown>> {
   let current = error;
@@ -27,7 +26,7 @@ export function isDiskFull(error: unknown): boolean {
   for (const entry of causes(error)) {
     if (entry.code === "ENOSPC" || entry.code === "EDQUOT") return true;
     const code = sqliteCode(entry);
-    if (code !== undefined && ((code & 0xff) === SQLITE_FULL || code === SQLITE_IOERR_SHMSIZE || code === SQLITE_IOERR_WRITE)) return true;
+    if (code !== undefined && ((code & 0xff) === SQLITE_FULL || code === SQLITE_IOERR_SHMSIZE)) return true;
   }
   return false;
 }
