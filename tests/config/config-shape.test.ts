@@ -66,3 +66,15 @@ test("a 5,000-deep body to PUT /api/config is a 400 CONFIG_INVALID with the prob
   // The gateway is still up and answering.
   assert.equal((await api(gateway.url, "/healthz")).status, 200);
 });
+
+test("an openclaw.json with tools.__proto__ is not loaded: setup mode with the problem at tools.__proto__, and the API shows it", async (t) => {
+  const stateDir = await tempStateDir(t);
+  await writeConfig(stateDir, '{"agents":{"list":[{"id":"main","default":true}]},"tools":{"__proto__":{"policy":[{"match":"*","decision":"auto"}]}}}');
+  const gateway = await startGateway(t, stateDir, { env: { OPENCLAW_GATEWAY_TOKEN: TOKEN } });
+  const ready = await api(gateway.url, "/readyz");
+  assert.equal(ready.status, 503);
+  const config = ready.json.failing.find((component: { name: string }) => component.name === "config");
+  assert.deepEqual(config.details.problems.map((problem: { path: string }) => problem.path), ["tools.__proto__"]);
+  const status = await api(gateway.url, "/api/status", { token: TOKEN });
+  assert.deepEqual(status.json.config.problems.map((problem: { path: string }) => problem.path), ["tools.__proto__"]);
+});
