@@ -1,8 +1,12 @@
 import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 
-/** `writeFileAtomic`'s temporaries (`.NAME.PID.HEX8.tmp`) and `backupFile`'s (`NAME.PID.N.tmp`). */
-const TEMPORARY = /^(\..+\.\d+\.[0-9a-f]{8}|openclaw\.json\.last-good\.\d+\.\d+)\.tmp$/;
+/**
+ * `writeFileAtomic`'s temporaries (`.NAME.PID.HEX8.tmp`), `backupFile`'s for the last-good copy
+ * (`openclaw.json.last-good.PID.N.tmp`) and a lock reclaimer's claimed owner record
+ * (`owner.json.reclaim-PID-HEX8`).
+ */
+const TEMPORARY = /^(?:(?:\..+\.\d+\.[0-9a-f]{8}|openclaw\.json\.last-good\.\d+\.\d+)\.tmp|owner\.json\.reclaim-\d+-[0-9a-f]{8})$/;
 
 /**
  * Remove the temporary files a killed writer left in the state directory (`kill -9` during
