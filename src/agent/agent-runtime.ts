@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ConfigService } from "../gateway/config-service.ts";
 import type { FaradayConfig } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
+import { DISK_FULL_REPLY } from "../state/index.ts";
 import type { Logger } from "../logging/index.ts";
 import type { ApprovalBroker, ExecutedToolCall, ToolCatalog, ToolNotice } from "../tools/index.ts";
 import { estimateTokens, planCompaction, renderForSummary } from "./context-window.ts";
@@ -64,8 +65,7 @@ export interface AgentRuntimeDeps {
   readonly storage?: { report(error: unknown, what: string): "disk_full" | "damaged" | "other" };
 }
 
-/** What a chat is told when nothing can be saved. One sentence, no internals. */
-export const DISK_FULL_REPLY = "I can't answer right now because the gateway's disk is full and nothing new can be saved; the operator needs to grow its volume, so please try again later.";
+/** What a chat is told when the database is damaged. One sentence, no internals. */
 export const DATABASE_DAMAGED_REPLY = "I can't answer right now because the gateway's database is damaged; the operator needs to restore it, so please try again later.";
 
 const HELP = [

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../logging/index.ts";
-import { isDiskFull, type Database } from "../state/index.ts";
+import { DISK_FULL_REPLY, isDiskFull, type Database } from "../state/index.ts";
 import type { ComponentRegistry } from "./components.ts";
 
 /** The `database` component while the disk is full: `/readyz` 503 with DISK_FULL and the fix. */
@@ -14,6 +14,17 @@ export function diskFullComponent(stateDir: string, what: string) {
       "elsewhere free or add space. Writing resumes by itself within seconds of space returning",
     details: { code: "DISK_FULL" },
   } as const;
+}
+
+/**
+ * The web chat while the database cannot be opened: every message gets the one sentence, in the
+ * shape of a turn (`errorCode: "DISK_FULL"`), so the dashboard's chat shows it.
+ */
+export function diskFullChatRoute(app: FastifyInstance): void {
+  app.post("/api/chat", async () => ({
+    sessionId: "", agentId: "", reply: DISK_FULL_REPLY, toolCalls: [],
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 }, model: null, errorCode: "DISK_FULL",
+  }));
 }
 
 export interface ServeWhileDiskFullInput {

@@ -31,7 +31,7 @@ import {
 import { nodeFlagsReport, SUPPORTED_NODE_FLAGS } from "../node-flags.ts";
 import { ComponentRegistry } from "./components.ts";
 import { ConfigService } from "./config-service.ts";
-import { diskFullComponent, serveWhileDiskFull } from "./disk-full-setup.ts";
+import { diskFullChatRoute, diskFullComponent, serveWhileDiskFull } from "./disk-full-setup.ts";
 import type { ExtensionInstance, GatewayExtension } from "./extension.ts";
 import { resolveGatewayToken } from "./gateway-token.ts";
 
@@ -176,6 +176,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         buildApp: () => buildApp({
           version, startedAt, stateDir, logger, components, config: configService,
           gatewayToken: () => setupToken.token, tokenSource: setupToken.source, trustProxy: !loopback,
+          plugins: [diskFullChatRoute],
         }),
         port, host, stateDir, components, logger,
         ...(options.signal ? { signal: options.signal } : {}),

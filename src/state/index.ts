@@ -9,7 +9,7 @@ export { currentProcessIdentity, judgeLiveness, processStartTime, currentBootId 
 export type { ProcessIdentity } from "./process-identity.ts";
 export { openDatabase, migrate, checkIntegrity, databaseDamaged } from "./database.ts";
 export { isDiskFull, isDatabaseDamaged } from "./storage-errors.ts";
-export { StorageHealth, databaseWriteProbe } from "./storage-health.ts";
+export { StorageHealth, databaseWriteProbe, DISK_FULL_REPLY } from "./storage-health.ts";
 export type { StorageCondition, StorageHealthOptions, ProbeTimers } from "./storage-health.ts";
 export type { Database } from "./database.ts";
 export { MIGRATIONS } from "./migrations.ts";

@@ -3,6 +3,9 @@ import { statfs } from "node:fs/promises";
 import type { Database } from "./database.ts";
 import { isDatabaseDamaged, isDiskFull } from "./storage-errors.ts";
 
+/** What a chat is told when nothing can be saved: one sentence, no internals. */
+export const DISK_FULL_REPLY = "I can't answer right now because the gateway's disk is full and nothing new can be saved; the operator needs to grow its volume, so please try again later.";
+
 /** What the gateway can say about its storage. */
 export type StorageCondition =
   | { readonly state: "ok" }

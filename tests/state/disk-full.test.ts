@@ -105,6 +105,9 @@ test("starting on a full disk serves in setup mode (/readyz 503 DISK_FULL) inste
   assert.equal(ready.json.code, "DISK_FULL");
   assert.match(ready.json.failing[0].reason, /fly volumes extend/);
   assert.equal(gateway.child.exitCode, null, "not exited");
+  const refused = await chat(gateway.url, "anyone there?", first.json.sessionId);
+  assert.equal(refused.json.errorCode, "DISK_FULL");
+  assert.match(refused.json.reply, /^I can't answer right now because the gateway's disk is full[^.]*\.$/);
 
   await disk.free();
   await until("readyz is 200 once the database opens", () => api(gateway.url, "/readyz"), (response) => (response as { status?: number }).status === 200);
