@@ -1,15 +1,16 @@
 import type { FastifyInstance } from "fastify";
+import { FaradayError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
 import { DISK_FULL_REPLY, isDiskFull, type Database } from "../state/index.ts";
 import type { ComponentRegistry } from "./components.ts";
 
 /** The `database` component while the disk is full: `/readyz` 503 with DISK_FULL and the fix. */
-export function diskFullComponent(stateDir: string, what: string) {
+export function diskFullComponent(stateDir: string, consequence: string) {
   return {
     state: "disk_full",
     ready: false,
     reason:
-      `DISK_FULL: the state volume (${stateDir}) is full, so ${what} cannot be saved; what is already stored is kept. ` +
+      `DISK_FULL: the state volume (${stateDir}) is full, so ${consequence}; what is already stored is kept. ` +
       "Grow it: on Fly, `fly volumes list` then `fly volumes extend <volume-id> --size <GB>` (no restart needed on current Machines); " +
       "elsewhere free or add space. Writing resumes by itself within seconds of space returning",
     details: { code: "DISK_FULL" },
@@ -52,10 +53,18 @@ export interface ServeWhileDiskFullInput {
  * a listener is as short as can be), or `undefined` when stopped meanwhile.
  */
 export async function serveWhileDiskFull(input: ServeWhileDiskFullInput): Promise<{ database: Database; port: number; close: () => Promise<void> } | undefined> {
-  input.components.set("database", diskFullComponent(input.stateDir, "the database cannot even be opened, and nothing"));
+  input.components.set("database", diskFullComponent(input.stateDir, "the database cannot be opened and nothing new can be saved"));
   input.logger.error({ code: "DISK_FULL", err: (input.error as Error).message }, "the state volume is full: serving in setup mode until there is space (grow it with `fly volumes extend`)");
   const app = await input.buildApp();
-  await app.listen({ port: input.port, host: input.host });
+  try {
+    await app.listen({ port: input.port, host: input.host });
+  } catch (error) {
+    await app.close();
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new FaradayError("PORT_IN_USE", `port ${input.port} on ${input.host} is already in use; pick another with --port or OPENCLAW_GATEWAY_PORT, or stop what holds it`, { cause: error });
+    }
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : input.port;
   const localHost = input.host === "0.0.0.0" ? "127.0.0.1" : input.host === "::" ? "[::1]" : input.host.includes(":") ? `[${input.host}]` : input.host;

@@ -208,7 +208,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const storage = new StorageHealth({ probe: databaseWriteProbe(openedDatabase, stateDir) });
     storage.on("changed", (condition) => {
       if (condition.state === "disk_full") {
-        const component = diskFullComponent(stateDir, "new messages, replies and settings");
+        const component = diskFullComponent(stateDir, "new messages, replies and settings cannot be saved");
         components.set("database", component);
         logger.error({ code: "DISK_FULL", failedWrite: condition.what }, component.reason);
       } else if (condition.state === "damaged") {
