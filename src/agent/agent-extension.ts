@@ -8,7 +8,7 @@ import { doctorRoutes } from "./doctor-routes.ts";
 import { AgentFiles } from "./memory/agent-files.ts";
 import { createMemoryTools } from "./memory/memory-tools.ts";
 import { resolveModelCandidates, type DiscoveredModelClient, type DiscoveryState, type ModelClient } from "./models/index.ts";
-
+import { repairSearchIndex } from "./sessions/search-index-repair.ts";
 import { SessionStore } from "./sessions/session-store.ts";
 import { isDeepStrictEqual } from "node:util";
 import { channelRoutes } from "../channels/channel-routes.ts";
@@ -37,7 +37,37 @@ export const agentExtension: GatewayExtension = {
       const state = context.config.current();
       return state.state === "valid" ? state.config : undefined;
     };
-    const sessions = new SessionStore(context.database);
+    // Messages stored just before a kill -9 that never reached the search index.
+    let repairPending = true;
+    const repair = () => {
+      const started = performance.now();
+      try {
+        const repaired = repairSearchIndex(context.database);
+        repairPending = false;
+        if (repaired > 0) {
+          context.logger.info({ messages: repaired, durationMs: Math.round(performance.now() - started) }, "added messages missing from the search index (the last stop was not clean)");
+        }
+      } catch (error) {
+        // A full disk: repaired once there is room, before anything new is indexed.
+        if (context.storage.report(error, "the search index repair") === "other") throw error;
+      }
+    };
+    repair();
+    const sessions = new SessionStore(context.database, {
+      onBackgroundError: (error) => {
+        if (context.storage.report(error, "the search index") === "other") context.logger.error({ err: error }, "could not update the search index; it is retried with the next message");
+      },
+    });
+    // The index rows that could not be written while the disk was full go in as soon as it has room.
+    context.storage.on("recovered", () => {
+      try {
+        if (repairPending) repair();
+      } catch (error) {
+        context.logger.error({ err: error }, "the search index repair failed; it runs again at the next start");
+      }
+      sessions.flushSearchIndex();
+      channels?.retryAfterDiskFull();
+    });
     const files = new AgentFiles(context.paths.agents);
     const memoryTools = createMemoryTools(files, sessions);
     const mcp = new McpManager({
@@ -58,7 +88,7 @@ export const agentExtension: GatewayExtension = {
     });
     let lastReport = 0;
     const runtime = new AgentRuntime({
-      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: context.environment.variables,
+      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: context.environment.variables, storage: context.storage,
       beforeTurn: () => mcp.warmUp(),
       // Refresh usage in the status at most once a second, not on every turn.
       onTurnFinished: () => {
@@ -109,7 +139,7 @@ export const agentExtension: GatewayExtension = {
         import("../channels/channel-service.ts"),
         import("../channels/start-channels.ts"),
       ]);
-      const service = new ChannelService({ database: context.database, runtime, approvals, components: context.components, logger: context.logger, config: currentConfig });
+      const service = new ChannelService({ database: context.database, runtime, approvals, components: context.components, logger: context.logger, config: currentConfig, storage: context.storage });
       channels = service;
       ({ telegramWebhook, whatsapp } = await startChannels(channelInput(service)));
       service.resumeUnfinished();

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ConfigService } from "../gateway/config-service.ts";
 import { redactEnvValues, type FaradayConfig } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
+import { DISK_FULL_REPLY } from "../state/index.ts";
 import type { Logger } from "../logging/index.ts";
 import { approvalPrompt, type ApprovalBroker, type ExecutedToolCall, type ToolCatalog, type ToolNotice } from "../tools/index.ts";
 import { estimateTokens, planCompaction, renderForSummary } from "./context-window.ts";
@@ -70,7 +71,12 @@ export interface AgentRuntimeDeps {
   readonly beforeTurn?: () => Promise<void>;
   /** Called after every turn (the extension refreshes the status it reports). */
   readonly onTurnFinished?: (result: TurnResult) => void;
+  /** Where a failed write is reported; a full disk or a damaged database gets a one-sentence reply. */
+  readonly storage?: { report(error: unknown, what: string): "disk_full" | "damaged" | "other" };
 }
+
+/** What a chat is told when the database is damaged. One sentence, no internals. */
+export const DATABASE_DAMAGED_REPLY = "I can't answer right now because the gateway's database is damaged; the operator needs to restore it, so please try again later.";
 
 const HELP = [
   "Commands:",
@@ -182,8 +188,26 @@ export class AgentRuntime {
     return { reply: record.status === "approved" ? `Approved — running ${record.tool}.` : `Cancelled — ${record.tool} will not run.` };
   }
 
-  /** Handle one message. Resolves when the reply is ready (and already on disk). */
+  /**
+   * Handle one message. Resolves when the reply is ready (and already on disk). When the disk is
+   * full (or the database damaged) the reply is one sentence saying so, with `errorCode`
+   * DISK_FULL (DATABASE_FAILED), and nothing of the turn is stored.
+   */
   async handle(input: InboundChat): Promise<TurnResult> {
+    try {
+      return await this.#handle(input);
+    } catch (error) {
+      const kind = this.#deps.storage?.report(error, "agent turn") ?? "other";
+      if (kind === "other") throw error;
+      this.#deps.logger.error({ code: kind === "disk_full" ? "DISK_FULL" : "DATABASE_FAILED", err: (error as Error).message, channel: input.channel }, "a turn could not be saved; its reply is the one-sentence explanation");
+      return {
+        sessionId: input.sessionId ?? "", agentId: input.agentId ?? "", reply: kind === "disk_full" ? DISK_FULL_REPLY : DATABASE_DAMAGED_REPLY,
+        toolCalls: [], usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 }, model: null, errorCode: kind === "disk_full" ? "DISK_FULL" : "DATABASE_FAILED",
+      };
+    }
+  }
+
+  async #handle(input: InboundChat): Promise<TurnResult> {
     const agent = this.resolveAgent(input);
     const session = this.#sessionFor(agent.id, input);
     // A YES/NO answering a pending approval is handled here, outside the lane: the turn that

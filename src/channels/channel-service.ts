@@ -5,6 +5,7 @@ import type { Logger } from "../logging/index.ts";
 import type { Database } from "../state/index.ts";
 import type { ApprovalBroker, ToolNotice } from "../tools/index.ts";
 import type { AgentRuntime } from "../agent/agent-runtime.ts";
+import { DISK_FULL_REPLY, isDiskFull } from "../state/index.ts";
 import { AccessPolicy } from "./access-policy.ts";
 import type { ChannelAdapter, InboundAction, InboundMessage } from "./channel-adapter.ts";
 import { ChannelSupervisor, type SupervisorOptions } from "./channel-supervisor.ts";
@@ -44,6 +45,8 @@ export interface ChannelServiceDeps {
   readonly config: () => FaradayConfig | undefined;
   readonly supervisor?: SupervisorOptions;
   readonly clock?: ServiceClock;
+  /** Where a message that could not be stored is reported (a full disk turns /readyz 503). */
+  readonly storage?: { report(error: unknown, what: string): string };
 }
 
 /**
@@ -76,8 +79,16 @@ export class ChannelService {
     this.#clock = deps.clock ?? realClock;
     this.ingress = new IngressStore(deps.database);
     this.access = new AccessPolicy(deps.database);
-    this.ingress.prune();
-    this.#pruneTimer = setInterval(() => this.ingress.prune(), 86_400_000);
+    const prune = () => {
+      try {
+        this.ingress.prune();
+      } catch (error) {
+        // A full disk (a DELETE needs room in the WAL too): pruning waits for the next day.
+        deps.logger.warn({ err: error }, "could not prune old channel messages; trying again tomorrow");
+      }
+    };
+    prune();
+    this.#pruneTimer = setInterval(prune, 86_400_000);
     this.#pruneTimer.unref();
   }
 
@@ -153,7 +164,16 @@ export class ChannelService {
   }
 
   async #receive(message: InboundMessage): Promise<void> {
-    const row = this.ingress.add(message);
+    let row: IngressRow | undefined;
+    try {
+      row = this.ingress.add(message);
+    } catch (error) {
+      // Not stored, so not acknowledged (the adapter restarts; Telegram delivers it again).
+      // On a full disk the sender is told once, in one sentence, rather than left in silence.
+      this.#deps.storage?.report(error, `a ${message.channel} message`);
+      if (isDiskFull(error)) await this.#tellDiskFull(message);
+      throw error;
+    }
     if (!row) return; // a redelivery: already stored, already being handled
     if (this.#stopping) return; // stored: answered after the restart
     // A YES/NO answering this sender's pending approval must not queue behind the paused turn.
@@ -170,6 +190,37 @@ export class ChannelService {
       return;
     }
     this.#enqueue(row);
+  }
+
+  /** Chats already told that the disk is full, until it has room again. */
+  readonly #toldDiskFull = new Set<string>();
+  /** Stored messages whose turn could not be saved on a full disk, answered once there is room. */
+  readonly #waitingForSpace = new Map<number, IngressRow>();
+
+  /** The disk has room again: answer the messages that waited for it. Returns how many. */
+  retryAfterDiskFull(): number {
+    this.#toldDiskFull.clear();
+    const rows = [...this.#waitingForSpace.values()];
+    this.#waitingForSpace.clear();
+    if (this.#stopping) return 0;
+    for (const row of rows) this.#enqueue(row);
+    if (rows.length) this.#deps.logger.info({ messages: rows.length }, "answering the messages that waited for disk space");
+    return rows.length;
+  }
+
+  async #tellDiskFull(message: InboundMessage): Promise<void> {
+    const key = `${message.channel}:${message.chat}`;
+    const adapter = this.adapter(message.channel);
+    if (!adapter || this.#toldDiskFull.has(key) || this.#toldDiskFull.size >= 1_000) return;
+    // Only a sender the agent would answer (no sentence to strangers, or to group chatter).
+    try {
+      if (!this.access.decide(message, this.#channelConfig(message.channel)).allow) return;
+    } catch {
+      return; // a pairing request could not be written either
+    }
+    this.#toldDiskFull.add(key);
+    this.#deps.logger.error({ code: "DISK_FULL", channel: message.channel, chat: message.chat }, "the disk is full: told the chat, once, that it cannot be answered now");
+    await adapter.sendText(message.chat, DISK_FULL_REPLY).catch((error: unknown) => this.#deps.logger.warn({ err: error }, "could not tell the chat that the disk is full"));
   }
 
   /** In order per chat; across chats as concurrent as the agent allows. */
@@ -245,7 +296,15 @@ export class ChannelService {
         }
         reply = verdict.reply;
       } else {
-        reply = await this.#answer(message, adapter);
+        const answer = await this.#answer(message, adapter);
+        if (answer.errorCode === "DISK_FULL") {
+          // Nothing of the turn could be saved: say so (once per chat) and answer it properly
+          // once there is space (retryAfterDiskFull), or at the next start.
+          if (this.#waitingForSpace.size < 10_000) this.#waitingForSpace.set(row.id, row);
+          await this.#tellDiskFull(message);
+          return;
+        }
+        reply = answer.reply;
       }
       this.ingress.answered(row.id, reply);
     }
@@ -254,7 +313,7 @@ export class ChannelService {
     this.ingress.finish(row.id, "done");
   }
 
-  async #answer(message: InboundMessage, adapter: ChannelAdapter | undefined): Promise<string> {
+  async #answer(message: InboundMessage, adapter: ChannelAdapter | undefined): Promise<{ reply: string; errorCode?: string }> {
     let typing: NodeJS.Timeout | undefined;
     const refresh = () => void adapter?.sendTyping(message.chat).catch(() => {});
     if (adapter) {
@@ -270,7 +329,7 @@ export class ChannelService {
         text: message.text,
         onNotice: (notice) => void this.#sendNotice(adapter, message.chat, notice),
       });
-      return result.reply || "(no reply)";
+      return { reply: result.reply || "(no reply)", ...(result.errorCode ? { errorCode: result.errorCode } : {}) };
     } finally {
       clearInterval(typing);
     }

@@ -1,4 +1,4 @@
-import type { Database } from "../state/index.ts";
+import { inTransaction, type Database } from "../state/index.ts";
 import type { InboundMessage } from "./channel-adapter.ts";
 
 export type IngressStatus = "pending" | "answered" | "done" | "ignored";
@@ -24,8 +24,10 @@ const toRow = (row: StoredRow): IngressRow => ({ id: row.id, message: JSON.parse
  */
 export class IngressStore {
   readonly #statements;
+  readonly #database: Database;
 
   constructor(database: Database) {
+    this.#database = database;
     const prepare = (sql: string) => database.prepare(sql);
     this.#statements = {
       insert: prepare(`INSERT INTO ingress (channel, platform_id, chat, sender, message, received_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -44,7 +46,10 @@ export class IngressStore {
 
   /** Store a message; undefined when it was seen before (a redelivery). */
   add(message: InboundMessage): IngressRow | undefined {
-    const row = this.#statements.insert.get(message.channel, message.platformId, message.chat, message.sender, JSON.stringify(message), new Date().toISOString()) as { id: number } | undefined;
+    // In a transaction: on a full disk an autocommit INSERT … RETURNING returns an id while the
+    // commit fails, and the message would be acknowledged to the platform without being stored.
+    const row = inTransaction(this.#database, () =>
+      this.#statements.insert.get(message.channel, message.platformId, message.chat, message.sender, JSON.stringify(message), new Date().toISOString())) as { id: number } | undefined;
     return row ? { id: row.id, message, status: "pending", reply: null, chunksSent: 0 } : undefined;
   }
 

@@ -59,6 +59,7 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
   let pendingSignal: NodeJS.Signals | undefined;
   let signals = 0;
   let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
+  const startAborted = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     // The same signal again within a second is one delivery seen twice: a wrapper (npm, the
     // Node 24 launcher) passing on what the process group already got. A person's second
@@ -71,13 +72,16 @@ export async function runGateway(flags: GatewayFlags): Promise<number> {
       process.exit(1);
     }
     if (gateway) void gateway.close(`received ${signal}`);
-    else pendingSignal = signal;
+    else {
+      pendingSignal = signal;
+      startAborted.abort();
+    }
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   try {
     gateway = await startGateway({
-      flags, environment, version: faradayVersion(), logger, extensions: [...GATEWAY_EXTENSIONS, logsExtension(logBuffer)],
+      flags, environment, version: faradayVersion(), logger, extensions: [...GATEWAY_EXTENSIONS, logsExtension(logBuffer)], signal: startAborted.signal,
       // A person at a terminal gets a sign-in link; a service's log (Fly, systemd) never does.
       ...(process.stderr.isTTY ? { signInLinkTo: process.stderr } : {}),
     });

@@ -4,6 +4,7 @@ export { loadConfigFile, validateConfig, configPath, CONFIG_FILE_NAME } from "./
 export type { ConfigState } from "./load-config.ts";
 export type { ConfigProblem } from "./problems.ts";
 export { formatProblems } from "./problems.ts";
+export { structureProblems, MAX_CONFIG_DEPTH } from "./structure.ts";
 export { maskSecret, maskSecrets, maskUrl, restoreMaskedSecrets, isSecretKey } from "./mask.ts";
 export {
   resolveStateDir,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { FaradayConfig } from "./schema.ts";
 import { interpolateEnv } from "./interpolate.ts";
 import { formatPath, type ConfigProblem } from "./problems.ts";
+import { structureProblems } from "./structure.ts";
 
 export const CONFIG_FILE_NAME = "openclaw.json";
 
@@ -37,6 +38,8 @@ export async function loadConfigFile(
       warnings: [],
     };
   }
+  // A UTF-8 byte order mark (Windows editors add one) is not content.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -58,6 +61,10 @@ export async function validateConfig(
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     return { state: "invalid", path, raw, problems: [{ path: "", message: "expected a JSON object at the top level" }], warnings: [] };
   }
+  // Depth and prototype keys first: everything below walks the value recursively.
+  const structural = structureProblems(raw);
+  // Not kept as `raw`: GET /api/config would walk it (and copy `__proto__` into a prototype).
+  if (structural.length > 0) return { state: "invalid", path, problems: structural, warnings: [] };
   const problems: ConfigProblem[] = [];
   const interpolated = interpolateEnv(raw, variables, problems);
   problems.push(...crossReferenceProblems(interpolated as Record<string, unknown>));

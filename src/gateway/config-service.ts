@@ -5,6 +5,7 @@ import {
   loadConfigFile,
   restoreMaskedSecrets,
   fillWebhookSecret,
+  structureProblems,
   type ConfigState,
   type ConfigProblem,
 } from "../config/index.ts";
@@ -77,6 +78,9 @@ export class ConfigService extends EventEmitter<{ "config-changed": [ConfigState
   }
 
   async #update(incoming: unknown): Promise<ConfigUpdateResult> {
+    // Before restoreMaskedSecrets, which walks `incoming` recursively.
+    const structural = structureProblems(incoming);
+    if (structural.length > 0) return { ok: false, problems: structural, warnings: [] };
     const raw = fillWebhookSecret(restoreMaskedSecrets(incoming, this.raw()), this.raw());
     assertNoRemoteCommands(raw, await readConfigOnDisk(this.#paths.config));
     const next = await validateConfig(raw, this.#variables, this.#paths.config);

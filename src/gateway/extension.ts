@@ -3,7 +3,7 @@ import type { ComponentRegistry } from "./components.ts";
 import type { AppPlugin } from "../http/index.ts";
 import type { Environment } from "../config/index.ts";
 import type { Logger } from "../logging/index.ts";
-import type { Database, SecretStore, StatePaths } from "../state/index.ts";
+import type { Database, SecretStore, StatePaths, StorageHealth } from "../state/index.ts";
 
 /** What the gateway hands each capability (agent, channels, MCP tools) when it boots. */
 export interface GatewayContext {
@@ -15,6 +15,8 @@ export interface GatewayContext {
   readonly database: Database;
   readonly secrets: SecretStore;
   readonly logger: Logger;
+  /** Where a failed write is reported: a full disk turns `/readyz` 503 DISK_FULL until space returns. */
+  readonly storage: StorageHealth;
 }
 
 /** What a capability gives back: routes to mount, and work to start after listen / stop at shutdown. */

@@ -14,20 +14,28 @@ import {
   type Environment,
   type GatewayFlags,
 } from "../config/index.ts";
-import { FaradayError } from "../errors/index.ts";
+import { FaradayError, isFaradayError } from "../errors/index.ts";
 import type { RegisteredRoute } from "../http/index.ts";
 import type { Logger } from "../logging/index.ts";
 import {
   acquireStateLock,
   createSecretStore,
   ensureStateDir,
+  databaseDamaged,
+  databaseWriteProbe,
+  isDatabaseDamaged,
+  isDiskFull,
+  StorageHealth,
   openDatabase,
+  removeStaleTemporaries,
   type Database,
+  type SecretStore,
   type StateLock,
 } from "../state/index.ts";
 import { nodeFlagsReport, SUPPORTED_NODE_FLAGS } from "../node-flags.ts";
 import { ComponentRegistry } from "./components.ts";
 import { ConfigService } from "./config-service.ts";
+import { diskFullChatRoute, diskFullComponent, serveWhileDiskFull } from "./disk-full-setup.ts";
 import type { ExtensionInstance, GatewayExtension } from "./extension.ts";
 import { resolveGatewayToken } from "./gateway-token.ts";
 
@@ -43,6 +51,8 @@ export interface StartGatewayOptions {
    * gateway is on loopback.
    */
   signInLinkTo?: NodeJS.WritableStream;
+  /** Aborted when the gateway is asked to stop before start-up finished (e.g. waiting for disk space). */
+  signal?: AbortSignal;
 }
 
 export interface RunningGateway {
@@ -62,6 +72,23 @@ export interface RunningGateway {
 function currentValidConfig(config: ConfigService): FaradayConfig | undefined {
   const state = config.current();
   return state.state === "valid" ? state.config : undefined;
+}
+
+/**
+ * The token while serving in setup mode on a full disk: the configured one, or (loopback, none
+ * configured) a random one for this run, since the stored one is in the database we cannot open.
+ */
+function setupModeToken(environment: Environment, config: FaradayConfig | undefined, loopback: boolean, bindDescription: string) {
+  return resolveGatewayToken({
+    environment, config, loopback, bindDescription,
+    // Kept in memory only: `faraday token` cannot print it, the dashboard needs a restart with space.
+    secrets: (): SecretStore => ({ get: () => undefined, set: () => {}, delete: () => false, names: () => [] }),
+  });
+}
+
+/** What startGateway returns when it was stopped before it finished starting. */
+function stoppedGateway(stateDir: string, components: ComponentRegistry): RunningGateway {
+  return { url: "", port: 0, stateDir, components, close: async () => {}, stopped: Promise.resolve(0), routes: () => [] };
 }
 
 function describeConfigComponent(config: ConfigState) {
@@ -122,13 +149,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     }
   }
 
+  // We hold the lock: every temporary file left in the state dir belongs to a dead writer.
+  const staleTemporaries = await removeStaleTemporaries(stateDir);
+  if (staleTemporaries.length > 0) logger.info({ files: staleTemporaries }, "removed temporary files a stopped writer left behind");
+
   let database: Database | undefined;
+  let closeSetupApp: (() => Promise<void>) | undefined;
   try {
-    const [config, openedDatabase] = await Promise.all([
+    const [config, opening] = await Promise.all([
       loadConfigFile(configPath(stateDir), environment.variables),
-      openDatabase(paths.database),
+      openDatabase(paths.database).then((opened) => ({ opened }), (error: unknown) => ({ error })),
     ]);
-    database = openedDatabase;
+    if ("opened" in opening) database = opening.opened;
+    else if (!isDiskFull(opening.error)) throw opening.error;
     if (config.state === "missing" && !flags.allowUnconfigured) {
       throw new FaradayError(
         "CONFIG_MISSING",
@@ -150,32 +183,87 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const validConfig = config.state === "valid" ? config.config : undefined;
     // Setup mode still listens on the file's gateway.port when that key itself is fine.
     const setupPort = config.state === "invalid" ? setupModePort(config.raw, config.problems) : undefined;
-    const port = resolvePort(flags.port, environment, validConfig ?? (setupPort === undefined ? undefined : { gateway: { port: setupPort } }));
-    const secrets = createSecretStore(database);
-    const token = resolveGatewayToken({
-      environment,
-      config: validConfig,
-      loopback,
-      bindDescription: `${host} (--bind ${flags.bind ?? "loopback"})`,
-      secrets: () => secrets,
-    });
-    if (token.generated) logger.info("generated a gateway token and kept it in the state dir's secret store; `faraday token` prints it");
-
+    let port = resolvePort(flags.port, environment, validConfig ?? (setupPort === undefined ? undefined : { gateway: { port: setupPort } }));
+    const bindDescription = `${host} (--bind ${flags.bind ?? "loopback"})`;
     const components = new ComponentRegistry();
     components.set("stateDir", { state: "ready", ready: true, reason: stateDir });
-    components.set("database", { state: "ready", ready: true, reason: "open (WAL)" });
     const configService = new ConfigService(config, paths, environment.variables);
     const applyConfigState = (state: ConfigState) => components.set("config", describeConfigComponent(state));
     applyConfigState(config);
     configService.on("config-changed", applyConfigState);
+    const { buildApp, createSettingsAuthStore, loopbackHosts, registeredRoutes } = await httpModule;
 
-    const context = { version, paths, environment, config: configService, components, database, secrets, logger };
+    if (database === undefined) {
+      // Started on a full disk: setup mode until the database can be opened, then on as usual.
+      const setupToken = setupModeToken(environment, validConfig, loopback, bindDescription);
+      const waited = await serveWhileDiskFull({
+        error: "error" in opening ? opening.error : undefined,
+        open: () => openDatabase(paths.database),
+        buildApp: async () => {
+          const setupApp = await buildApp({
+            version, startedAt, stateDir, logger, components, config: configService,
+            gatewayToken: () => setupToken.token, tokenSource: setupToken.source,
+            trustProxy: () => resolveTrustProxy(environment, validConfig),
+            // The same Host rule as the full gateway (DNS rebinding), on the port this app got.
+            ...(loopback ? {
+              allowedHosts: () => {
+                const address = setupApp.server.address();
+                return loopbackHosts(typeof address === "object" && address ? address.port : port, { bindHost: host, publicUrl: validConfig?.gateway?.publicUrl });
+              },
+            } : {}),
+            plugins: [diskFullChatRoute],
+          });
+          return setupApp;
+        },
+        port, host, stateDir, components, logger,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (!waited) {
+        await lock.release();
+        logger.info({ exitCode: 0 }, "gateway stopped");
+        return stoppedGateway(stateDir, components);
+      }
+      database = waited.database;
+      port = waited.port;
+      closeSetupApp = waited.close;
+    }
+    const openedDatabase: Database = database;
+
+    const secrets = createSecretStore(database);
+    let token: ReturnType<typeof resolveGatewayToken>;
+    try {
+      token = resolveGatewayToken({ environment, config: validConfig, loopback, bindDescription, secrets: () => secrets });
+      if (token.generated) logger.info("generated a gateway token and kept it in the state dir's secret store; `faraday token` prints it");
+    } catch (error) {
+      // The first start on a full disk cannot keep a generated token: use one for this run.
+      if (!isDiskFull(error)) throw error;
+      token = setupModeToken(environment, validConfig, loopback, bindDescription);
+      logger.warn({ code: "DISK_FULL" }, "could not keep the generated gateway token (the disk is full); this run uses one that `faraday token` cannot print");
+    }
+
+    components.set("database", { state: "ready", ready: true, reason: "open (WAL)" });
+    const storage = new StorageHealth({ probe: databaseWriteProbe(openedDatabase, stateDir) });
+    storage.on("changed", (condition) => {
+      if (condition.state === "disk_full") {
+        const component = diskFullComponent(stateDir, "new messages, replies and settings cannot be saved");
+        components.set("database", component);
+        logger.error({ code: "DISK_FULL", failedWrite: condition.what }, component.reason);
+      } else if (condition.state === "damaged") {
+        const error = databaseDamaged(paths.database, new Error(condition.message));
+        components.set("database", { state: "failed", ready: false, reason: error.message, details: { code: "DATABASE_FAILED" } });
+        logger.error({ code: "DATABASE_FAILED", failedWrite: condition.what }, error.message);
+      } else {
+        components.set("database", { state: "ready", ready: true, reason: "open (WAL); writing again after the disk was full" });
+        logger.info("the state volume has space again: writing resumed");
+      }
+    });
+
+    const context = { version, paths, environment, config: configService, components, database, secrets, logger, storage };
     const instances: Array<{ name: string; instance: ExtensionInstance }> = [];
     for (const extension of options.extensions ?? []) {
       instances.push({ name: extension.name, instance: await extension.setup(context) });
     }
 
-    const { buildApp, createSettingsAuthStore, loopbackHosts, registeredRoutes } = await httpModule;
     // Known once listening (0 asks for a free port); the Host check reads it per request.
     const boundPort = () => {
       const address = app.server.address();
@@ -198,6 +286,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     });
 
     try {
+      const closing = closeSetupApp;
+      closeSetupApp = undefined;
+      await closing?.();
       await app.listen({ port, host });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
@@ -207,7 +298,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     }
     const localHost = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
     const url = `http://${localHost}:${boundPort()}`;
-    await lock.setUrl(url);
+    // The owner record tells `faraday` CLIs where we listen; on a full disk it waits for space.
+    const recordUrl = () => lock.setUrl(url).catch((error: unknown) => {
+      if (storage.report(error, "the lock's owner record") === "other") logger.warn({ err: error }, "could not record the gateway's URL beside the lock");
+    });
+    await recordUrl();
+    storage.on("recovered", () => void recordUrl());
     const nodeFlags = nodeFlagsReport();
     logger.info(
       { url, bind: host, port: boundPort(), stateDir, config: config.state, tokenSource: token.source, startupMs: Math.round(performance.now()), ...(nodeFlags ? { nodeFlags: nodeFlags.applied } : {}) },
@@ -227,8 +323,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       "dashboard and web chat; sign in with the gateway token, or open the one-time link `faraday token --link` prints",
     );
     if (loopback && options.signInLinkTo) {
-      const { code } = authStore.createLoginCode();
-      options.signInLinkTo.write(`\nDashboard: ${url}/#code=${code}\n  (one-time sign-in link, valid 15 minutes; later: \`faraday token --link\`)\n\n`);
+      try {
+        const { code } = authStore.createLoginCode();
+        options.signInLinkTo.write(`\nDashboard: ${url}/#code=${code}\n  (one-time sign-in link, valid 15 minutes; later: \`faraday token --link\`)\n\n`);
+      } catch (error) {
+        if (storage.report(error, "the sign-in link") === "other") throw error;
+      }
     }
     configService.keepLastGood().catch((error: unknown) => logger.warn({ err: error, file: paths.configLastGood }, "could not keep a last-good copy of the config"));
 
@@ -254,6 +354,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         if ((await Promise.race([drained, deadline])) === "timeout") {
           logger.warn({ timeoutMs: shutdownTimeoutMs }, "in-flight work did not finish in time; stopping anyway");
         }
+        storage.close();
         try {
           openDatabaseHandle.close();
         } catch {
@@ -276,12 +377,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       stopped,
     };
   } catch (error) {
+    await closeSetupApp?.().catch(() => {});
     try {
       database?.close();
     } catch {
       // ignore: we are failing already
     }
     await lock.release();
+    // Damaged pages met anywhere during start-up (a table an extension reads first): exit 5
+    // naming the file and the way out, not exit 1 with a stack trace.
+    if (isDatabaseDamaged(error) && !isFaradayError(error, "DATABASE_FAILED")) throw databaseDamaged(paths.database, error);
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Database } from "../state/index.ts";
+import { inTransaction, type Database } from "../state/index.ts";
 
 /** One-time sign-in links are valid this long. */
 export const LOGIN_CODE_TTL_MS = 15 * 60_000;
@@ -71,7 +71,9 @@ export function createSettingsAuthStore(database: Database, now: () => number = 
       return { code, expiresAt: new Date(expiresAt).toISOString() };
     },
     consumeLoginCode(code) {
-      const row = take.get(CODE + hash(code)) as { value: string } | undefined;
+      // In a transaction: on a full disk an autocommit DELETE … RETURNING reports the row taken
+      // while the commit failed, and the one-time code would work again.
+      const row = inTransaction(database, () => take.get(CODE + hash(code))) as { value: string } | undefined;
       return row !== undefined && Number(row.value) > now();
     },
     revokeSession(id, until) {

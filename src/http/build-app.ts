@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { maskSecrets, type TokenSource } from "../config/index.ts";
+import { isDiskFull } from "../state/index.ts";
 import type { ComponentRegistry } from "../gateway/components.ts";
 import type { ConfigService } from "../gateway/config-service.ts";
 import { isFaradayError } from "../errors/index.ts";
@@ -114,6 +115,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return sendError(reply, 403, error.code, error.message, error.details ?? {});
     }
     const status = error.statusCode ?? 500;
+    if (isDiskFull(error)) {
+      request.log.error({ code: "DISK_FULL", err: error.message, route: request.routeOptions.url }, "request failed: the disk is full");
+      return sendError(reply, 507, "DISK_FULL", "the gateway's disk is full, so this could not be saved (nothing stored was lost); grow the volume (`fly volumes extend`) and try again");
+    }
     if (status >= 500) {
       request.log.error({ err: error, route: request.routeOptions.url }, "request failed");
       return sendError(reply, status, "INTERNAL", "the gateway hit an internal error; details are in its log");
@@ -127,7 +132,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const failing = deps.components.failing();
     const components = deps.components.list().map(publicComponent);
     if (failing.length === 0) return { ok: true, components };
-    return reply.code(503).send({ ok: false, failing: failing.map(publicComponent), components });
+    // A failing component with a stable code (DISK_FULL, DATABASE_FAILED) names it at the top.
+    const code = failing.map((component) => component.details?.code).find((value) => typeof value === "string");
+    return reply.code(503).send({ ok: false, ...(code ? { code } : {}), failing: failing.map(publicComponent), components });
   });
 
   app.get("/metrics", async (request, reply) => {

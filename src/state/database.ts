@@ -2,6 +2,7 @@ import { chmodSync, existsSync } from "node:fs";
 import type { DatabaseSync as DatabaseSyncType } from "node:sqlite";
 import { FaradayError } from "../errors/index.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
+import { isDatabaseDamaged } from "./storage-errors.ts";
 
 export type Database = DatabaseSyncType;
 
@@ -17,7 +18,7 @@ export interface OpenDatabaseOptions {
  */
 export async function openDatabase(path: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   const { DatabaseSync } = await import("node:sqlite");
-  let database: Database;
+  let database: Database | undefined;
   try {
     const created = !existsSync(path);
     database = new DatabaseSync(path, { readOnly: options.readOnly ?? false, timeout: 5_000 });
@@ -30,7 +31,14 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
       migrate(database, options.migrations ?? MIGRATIONS);
     }
   } catch (error) {
+    // A failed open (a full disk, damaged pages) must not leave the file open behind it.
+    try {
+      database?.close();
+    } catch {
+      // not open
+    }
     if (error instanceof FaradayError) throw error;
+    if (isDatabaseDamaged(error)) throw databaseDamaged(path, error);
     throw new FaradayError(
       "DATABASE_FAILED",
       `cannot open the database ${path}: ${(error as Error).message}. Check the state directory's permissions and free space; \`faraday doctor\` checks integrity`,
@@ -38,6 +46,21 @@ export async function openDatabase(path: string, options: OpenDatabaseOptions = 
     );
   }
   return database;
+}
+
+/**
+ * The error for a database file with damaged pages, naming the file and the ways out. The
+ * gateway stops with it (exit 5) rather than serve from a file that loses writes.
+ */
+export function databaseDamaged(path: string, error: unknown): FaradayError {
+  return new FaradayError(
+    "DATABASE_FAILED",
+    `the database ${path} is damaged (${(error as Error).message}). Stop the gateway and restore the file from a backup ` +
+      `(on Fly: a volume snapshot, \`fly volumes snapshots list <volume-id>\`), or move it aside together with its -wal and -shm files ` +
+      `(\`mv ${path} ${path}.damaged\`) so the gateway starts with an empty one: transcripts, pairings and the WhatsApp link start over; ` +
+      `\`sqlite3 ${path}.damaged .recover\` can save most of the rest`,
+    { cause: error },
+  );
 }
 
 /** Apply every migration newer than the database's version, each in its own transaction. */
@@ -63,7 +86,7 @@ export function migrate(database: Database, migrations: readonly Migration[]): n
       database.exec("COMMIT");
       applied++;
     } catch (error) {
-      database.exec("ROLLBACK");
+      if (database.isTransaction) database.exec("ROLLBACK"); // after SQLITE_FULL SQLite already did
       throw new FaradayError("DATABASE_FAILED", `migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`, { cause: error });
     }
   }

@@ -1,11 +1,16 @@
 export { ensureStateDir, statePaths } from "./state-dir.ts";
 export type { StatePaths } from "./state-dir.ts";
 export { writeFileAtomic, backupFile } from "./atomic-write.ts";
+export { removeStaleTemporaries } from "./stale-temporaries.ts";
+export { inTransaction } from "./transaction.ts";
 export { acquireStateLock, inspectStateLock, removeDeadLock, readLockOwner, lockPaths } from "./state-lock.ts";
 export type { StateLock, LockOwner, LockInspection, StateLockOptions } from "./state-lock.ts";
 export { currentProcessIdentity, judgeLiveness, processStartTime, currentBootId } from "./process-identity.ts";
 export type { ProcessIdentity } from "./process-identity.ts";
-export { openDatabase, migrate, checkIntegrity } from "./database.ts";
+export { openDatabase, migrate, checkIntegrity, databaseDamaged } from "./database.ts";
+export { isDiskFull, isDatabaseDamaged } from "./storage-errors.ts";
+export { StorageHealth, databaseWriteProbe, DISK_FULL_REPLY } from "./storage-health.ts";
+export type { StorageCondition, StorageHealthOptions, ProbeTimers } from "./storage-health.ts";
 export type { Database } from "./database.ts";
 export { MIGRATIONS } from "./migrations.ts";
 export type { Migration } from "./migrations.ts";

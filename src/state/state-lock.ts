@@ -4,6 +4,7 @@ import { join } from "node:path";
 import lockfile from "proper-lockfile";
 import { FaradayError } from "../errors/index.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
+import { isDiskFull } from "./storage-errors.ts";
 import { currentProcessIdentity, judgeLiveness, type ProcessIdentity, type Liveness } from "./process-identity.ts";
 
 /** The record a lock holder writes beside its lock: enough to prove it dead later. */
@@ -180,7 +181,14 @@ export async function acquireStateLock(stateDir: string, options: StateLockOptio
       startedAt: new Date().toISOString(),
       version: options.version,
     };
-    await writeFileAtomic(paths.owner, JSON.stringify(owner, null, 2) + "\n", { mode: 0o600 });
+    try {
+      await writeFileAtomic(paths.owner, JSON.stringify(owner, null, 2) + "\n", { mode: 0o600 });
+    } catch (error) {
+      // On a full disk the gateway still starts (in setup mode) rather than crash-loop: the lock
+      // directory itself is held and kept fresh, and a fresh lock without an owner record is
+      // "held" to everyone else. The record is written by setUrl once there is space.
+      if (!isDiskFull(error)) throw error;
+    }
     let released = false;
     return {
       get owner() {

@@ -124,9 +124,12 @@ export class SessionStore {
   /** Full-text rows not yet indexed: indexed in batches, off the turn's path (search flushes first). */
   #ftsQueue: Array<[string, string, number]> = [];
   #ftsTimer: NodeJS.Timeout | undefined;
+  /** Where a write that failed off any caller's path (the search index) is reported. */
+  readonly #onBackgroundError: (error: unknown) => void;
 
-  constructor(database: Database) {
+  constructor(database: Database, options: { onBackgroundError?: (error: unknown) => void } = {}) {
     this.#database = database;
+    this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     const prepare = (sql: string) => database.prepare(sql);
     this.#statements = {
       byId: prepare("SELECT * FROM sessions WHERE id = ?"),
@@ -225,10 +228,18 @@ export class SessionStore {
       this.#database.exec("COMMIT");
       return result;
     } catch (error) {
-      this.#database.exec("ROLLBACK");
+      this.#rollback();
       this.#forget(sessionId);
       throw error;
     }
+  }
+
+  /**
+   * Roll back the open transaction, if there is one: after SQLITE_FULL (a full disk) SQLite has
+   * already rolled it back, and a second ROLLBACK would throw over the real error.
+   */
+  #rollback(): void {
+    if (this.#database.isOpen && this.#database.isTransaction) this.#database.exec("ROLLBACK");
   }
 
   /**
@@ -424,22 +435,35 @@ export class SessionStore {
 
   /**
    * Index queued messages for full-text search in one transaction. The transcript itself is
-   * written synchronously; only the search index lags, by at most 200 ms.
+   * written synchronously; only the search index lags, by at most 200 ms. Never throws (it runs
+   * from a timer): a failed batch (a full disk) goes back to the front of the queue, in order,
+   * for the next flush, and is reported to `onBackgroundError`. Returns whether the queue is empty.
    */
-  flushSearchIndex(): void {
-    this.commitPending();
+  flushSearchIndex(): boolean {
+    try {
+      this.commitPending();
+    } catch (error) {
+      this.#onBackgroundError(error);
+    }
     clearTimeout(this.#ftsTimer);
     this.#ftsTimer = undefined;
-    if (this.#ftsQueue.length === 0 || !this.#database.isOpen) return;
+    if (this.#ftsQueue.length === 0 || !this.#database.isOpen) return this.#ftsQueue.length === 0;
     const batch = this.#ftsQueue;
     this.#ftsQueue = [];
-    this.#database.exec("BEGIN IMMEDIATE");
     try {
+      this.#database.exec("BEGIN IMMEDIATE");
       for (const [content, sessionId, seq] of batch) this.#statements.insertFts.run(content, sessionId, seq);
       this.#database.exec("COMMIT");
+      return true;
     } catch (error) {
-      this.#database.exec("ROLLBACK");
-      throw error;
+      try {
+        this.#rollback();
+      } catch {
+        // The connection is unusable; the batch stays queued either way.
+      }
+      this.#ftsQueue = batch.concat(this.#ftsQueue);
+      this.#onBackgroundError(error);
+      return false;
     }
   }
 
@@ -508,7 +532,7 @@ export class SessionStore {
       this.#addUsage(sessionId, usage, model, now);
       this.#database.exec("COMMIT");
     } catch (error) {
-      this.#database.exec("ROLLBACK");
+      this.#rollback();
       this.#forget(sessionId);
       throw error;
     }

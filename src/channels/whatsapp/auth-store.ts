@@ -1,4 +1,4 @@
-import type { Database } from "../../state/index.ts";
+import { inTransaction, type Database } from "../../state/index.ts";
 
 /** The JSON codec Baileys uses for its Buffers (`BufferJSON` from baileys). */
 export interface BufferCodec {
@@ -155,13 +155,8 @@ export class WhatsAppAuthStore {
   }
 
   #transaction(work: () => void): void {
-    this.#database.exec("BEGIN IMMEDIATE");
-    try {
-      work();
-      this.#database.exec("COMMIT");
-    } catch (error) {
-      this.#database.exec("ROLLBACK");
-      throw error;
-    }
+    // inTransaction rolls back only when SQLite has not already (after SQLITE_FULL it has, and a
+    // second ROLLBACK threw "no transaction is active" over the real error).
+    inTransaction(this.#database, work);
   }
 }

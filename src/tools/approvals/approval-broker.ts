@@ -61,7 +61,11 @@ export class ApprovalBroker {
     this.#database = database;
     this.#timeoutMs = timeoutMs;
     // Calls that were waiting when the previous process died cannot resume: their turn is gone.
-    database.prepare("UPDATE approvals SET status = 'expired', decided_at = ? WHERE status = 'pending'").run(new Date().toISOString());
+    try {
+      database.prepare("UPDATE approvals SET status = 'expired', decided_at = ? WHERE status = 'pending'").run(new Date().toISOString());
+    } catch {
+      // A full disk at start: they stay marked pending until a start with room; none has a waiter.
+    }
   }
 
   /** Record a pending approval; `outcome` resolves on yes, no, or expiry. */
@@ -75,7 +79,7 @@ export class ApprovalBroker {
       input.requester, input.tool, JSON.stringify(input.arguments), input.reason,
     );
     const outcome = new Promise<ApprovalOutcome>((resolve) => {
-      const timer = setTimeout(() => this.#settle(id, "expired", null), timeout);
+      const timer = setTimeout(() => this.#expire(id), timeout);
       this.#waiters.set(id, { resolve, timer });
     });
     return { record: this.get(id)!, outcome };
@@ -135,6 +139,22 @@ export class ApprovalBroker {
 
   /** Expire everything still waiting (shutdown). */
   expireAll(): void {
-    for (const id of [...this.#waiters.keys()]) this.#settle(id, "expired", null);
+    for (const id of [...this.#waiters.keys()]) this.#expire(id);
+  }
+
+  /**
+   * Expire one call (its timer, or shutdown). Never throws: when the expiry cannot be written
+   * (a full disk) the waiting turn still ends as expired — the tool does not run.
+   */
+  #expire(id: string): void {
+    try {
+      this.#settle(id, "expired", null);
+    } catch {
+      const waiter = this.#waiters.get(id);
+      if (!waiter) return;
+      clearTimeout(waiter.timer);
+      this.#waiters.delete(id);
+      waiter.resolve({ status: "expired", decidedBy: null });
+    }
   }
 }
