@@ -9,7 +9,18 @@ export interface SupervisorOptions {
   /** A connection that stayed up this long resets the backoff. */
   readonly healthyAfterMs?: number;
   readonly random?: () => number;
+  /**
+   * Schedules the restart after a backoff (default: an unref'd setTimeout). Injectable so a test
+   * can see that no restart was scheduled, instead of sleeping to prove that none happened.
+   */
+  readonly scheduleRetry?: (run: () => void, delayMs: number) => { cancel(): void };
 }
+
+const scheduleWithTimer = (run: () => void, delayMs: number) => {
+  const timer = setTimeout(run, delayMs);
+  timer.unref();
+  return { cancel: () => clearTimeout(timer) };
+};
 
 /** Errors that no restart can fix: the owner has to act (token, portal switch). */
 const FATAL = new Set(["CHANNEL_AUTH_FAILED", "CHANNEL_INTENTS_DISALLOWED", "CHANNEL_NOT_CONFIGURED", "CHANNEL_LOGGED_OUT", "CHANNEL_REPLACED"]);
@@ -41,7 +52,7 @@ export class ChannelSupervisor {
   #generation = 0;
   #stopped = false;
   #watchdog: NodeJS.Timeout | undefined;
-  #retry: NodeJS.Timeout | undefined;
+  #retry: { cancel(): void } | undefined;
   #connectedAt = 0;
 
   constructor(adapter: ChannelAdapter, hooks: SupervisorHooks, components: ComponentRegistry, logger: Logger, options: SupervisorOptions = {}) {
@@ -56,6 +67,7 @@ export class ChannelSupervisor {
       maxBackoffMs: options.maxBackoffMs ?? 5 * 60_000,
       healthyAfterMs: options.healthyAfterMs ?? 60_000,
       random: options.random ?? Math.random,
+      scheduleRetry: options.scheduleRetry ?? scheduleWithTimer,
     };
   }
 
@@ -107,7 +119,7 @@ export class ChannelSupervisor {
     this.#stopped = true;
     this.#generation++;
     clearInterval(this.#watchdog);
-    clearTimeout(this.#retry);
+    this.#retry?.cancel();
     await withTimeout(this.adapter.stop().catch(() => {}), 10_000);
   }
 
@@ -169,9 +181,8 @@ export class ChannelSupervisor {
     const delay = Math.round(base * (0.8 + this.#options.random() * 0.4));
     this.#set("reconnecting", `${error.message}; retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
     this.#logger.warn({ err: error.message, retryInMs: delay }, "channel connection lost; restarting it alone");
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => void this.#run(), delay);
-    this.#retry.unref();
+    this.#retry?.cancel();
+    this.#retry = this.#options.scheduleRetry(() => void this.#run(), delay);
   }
 
   async stop(): Promise<void> {

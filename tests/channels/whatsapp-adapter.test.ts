@@ -67,6 +67,8 @@ interface Harness {
   state(): { state: string; reason: string };
   /** Sockets not closed: never more than one. */
   live(): FakeSocket[];
+  /** Restarts the supervisor scheduled after a backoff (each also runs, on a real timer). */
+  retries: number[];
 }
 
 function harness(t: TestContext, options: { linked?: boolean; keepAliveMs?: number; knownChats?: string[] } = {}): Harness {
@@ -76,6 +78,7 @@ function harness(t: TestContext, options: { linked?: boolean; keepAliveMs?: numb
     store: { linked: options.linked === false ? undefined : "15550001111:1@s.whatsapp.net", wiped: 0 },
     received: [],
     linkedCalls: 0,
+    retries: [],
     onConnect: (socket: FakeSocket) => queueMicrotask(() => socket.handlers.open({ id: "15550001111:1@s.whatsapp.net" })),
   } as unknown as Harness;
   const known = new Set(options.knownChats ?? ["15557654321@s.whatsapp.net"]);
@@ -107,7 +110,14 @@ function harness(t: TestContext, options: { linked?: boolean; keepAliveMs?: numb
       state.received.push(message);
     },
     action: async () => {},
-  }, components, silent, { initialBackoffMs: 30, maxBackoffMs: 100, random: () => 0.5 });
+  }, components, silent, {
+    initialBackoffMs: 30, maxBackoffMs: 100, random: () => 0.5,
+    scheduleRetry: (run, delayMs) => {
+      state.retries.push(delayMs);
+      const timer = setTimeout(run, delayMs);
+      return { cancel: () => clearTimeout(timer) };
+    },
+  });
   t.after(() => supervisor.stop());
   return Object.assign(state, {
     adapter,
@@ -155,11 +165,13 @@ test("connected only while a socket is open; 515 reconnects at once with no back
   await eventually(() => h.sockets.length === 2 && h.state().state === "connected");
   assert.ok(Date.now() - before < 1_000, "no backoff after 515");
   assert.equal(h.live().length, 1);
-  // The old socket's late events are not ours any more.
+  // The old socket's late events are not ours any more. Sentinel: a later 515 on the current
+  // socket is handled after the late 500 would have been; only then look for a backoff.
   h.sockets[0]!.handlers.close(500, "late");
-  await sleep(60);
-  assert.equal(h.state().state, "connected");
-  assert.equal(h.sockets.length, 2);
+  h.sockets[1]!.handlers.close(515, "Stream Errored (restart required)");
+  await eventually(() => h.sockets.length === 3 && h.state().state === "connected");
+  assert.deepEqual(h.retries, [], "the old socket's late 500 scheduled no backoff restart");
+  assert.equal(h.live().length, 1);
 });
 
 test("401 wipes the creds and reports logged_out; no reconnect loop", async (t) => {
@@ -170,7 +182,8 @@ test("401 wipes the creds and reports logged_out; no reconnect loop", async (t) 
   await eventually(() => h.state().state === "logged_out");
   assert.equal(h.store.wiped, 1);
   assert.equal(h.adapter.connected, false);
-  await sleep(300); // several backoff periods
+  // The supervisor settled in logged_out without scheduling a restart: nothing can open a socket later.
+  assert.deepEqual(h.retries, [], "no reconnect scheduled after a logout");
   assert.equal(h.sockets.length, 1, "no new socket after a logout");
   assert.equal(h.adapter.loginStatus().state, "idle");
 });
@@ -190,8 +203,8 @@ for (const [code, pattern] of [[403, /refused this account \(403\).*link is kept
       assert.equal(h.store.wiped, 0, "only 401 wipes the link");
       assert.equal(h.store.linked, "15550001111:1@s.whatsapp.net");
       assert.equal(h.adapter.loginStatus().state, "linked");
-      // The sentinel: the owner restarts the channel and it connects — had the policy retried on
-      // its own (backoff is 30–100 ms here), there would be more sockets than these two.
+      assert.deepEqual(h.retries, [], "no reconnect scheduled");
+      // And the owner's restart connects with the kept link — only that one new socket.
       h.onConnect = (socket) => queueMicrotask(() => socket.handlers.open({ id: "15550001111:1@s.whatsapp.net" }));
       await h.supervisor.restart();
       await eventually(() => h.state().state === "connected");
@@ -216,7 +229,7 @@ test("440 (another client took over) fails with reason replaced and does not rec
   h.sockets[0]!.handlers.close(440, "Stream Errored (conflict)");
   await eventually(() => h.state().state === "failed");
   assert.match(h.state().reason, /^replaced/);
-  await sleep(300);
+  assert.deepEqual(h.retries, [], "no reconnect scheduled: no ping-pong with the other session");
   assert.equal(h.sockets.length, 1, "no ping-pong with the other session");
   assert.equal(h.store.wiped, 0, "the link is still valid");
   // The owner presses "reconnect" once the other session is gone.
