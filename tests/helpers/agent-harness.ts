@@ -11,7 +11,7 @@ import { validateConfig } from "../../src/config/load-config.ts";
 import { ConfigService } from "../../src/gateway/config-service.ts";
 import { createLogger } from "../../src/logging/index.ts";
 import { createSecretStore, ensureStateDir, openDatabase } from "../../src/state/index.ts";
-import { ApprovalBroker, ToolAudit, ToolCatalog } from "../../src/tools/index.ts";
+import { ApprovalBroker, ToolAudit, ToolCatalog, ToolIndex } from "../../src/tools/index.ts";
 import { McpManager } from "../../src/tools/mcp/index.ts";
 import { AgentRuntime } from "../../src/agent/agent-runtime.ts";
 import { AgentFiles } from "../../src/agent/memory/agent-files.ts";
@@ -41,6 +41,7 @@ export async function startAgentHarness(
     rules: () => (state.state === "valid" ? state.config.tools?.policy ?? [] : []),
     approvals,
     audit,
+    workingSet: { index: new ToolIndex(database), settings: () => (state.state === "valid" ? state.config.tools?.workingSet : undefined) },
   });
   const runtime = new AgentRuntime({
     config, sessions, files, tools, approvals, logger, env: options.env,
