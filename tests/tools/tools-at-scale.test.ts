@@ -5,21 +5,12 @@ import { startAnthropicFake } from "../fakes/anthropic-fake.ts";
 import { FAVCRM_CATALOG_TOOL_NAMES } from "../fakes/favcrm-catalog.ts";
 import { startFavcrmFake, FAVCRM_FAKE_DEFAULT_API_KEY, FAVCRM_FAKE_TOOL_NAMES } from "../fakes/favcrm-fake.ts";
 import { startOpenAIFake } from "../fakes/openai-fake.ts";
-import { toolResults, type ModelFake, type RecordedRequest } from "../fakes/model-script.ts";
+import { toolResults, type ModelFake } from "../fakes/model-script.ts";
 import { eventually, startAgentHarness } from "../helpers/agent-harness.ts";
+import { BOOKING_WALK_CALLS, BOOKING_WALK_MESSAGE, BOOKING_WALK_REPLY, bookingWalkSteps, sentTools } from "../helpers/booking-walk.ts";
 import type { ToolNotice } from "../../src/tools/index.ts";
 
 type Provider = "anthropic" | "openai";
-
-/** The tool names a model request carried, in either provider's wire format. */
-function sentTools(request: RecordedRequest): string[] {
-  const tools = (request.body?.tools ?? []) as Array<{ name?: string; function?: { name: string } }>;
-  return tools.map((tool) => tool.name ?? tool.function!.name);
-}
-
-/** The `data` of the last tool result the model received (FavCRM: {data, summary, renderType}). */
-const lastData = (request: RecordedRequest) => JSON.parse(toolResults(request).at(-1)!.content).data;
-const lastResult = (request: RecordedRequest) => JSON.parse(toolResults(request).at(-1)!.content);
 
 async function setup(t: TestContext, options: { provider?: Provider; catalog?: "core" | "full"; tools?: Record<string, unknown> } = {}) {
   const provider = options.provider ?? "anthropic";
@@ -101,33 +92,11 @@ test("a small catalog is sent whole, without find_tools (no change for small set
 for (const provider of ["anthropic", "openai"] as const) {
   test(`${provider}/*: a booking walk through find_tools — found tools are offered in the next round and FavCRM receives the calls`, async (t) => {
     const { model, favcrm, runtime, tools } = await setup(t, { provider });
-    const missing = (request: RecordedRequest, name: string) => !sentTools(request).includes(name);
-    model.enqueue(
-      (request) => {
-        assert.ok(missing(request, "favcrm__create_booking"), "create_booking is not offered before find_tools");
-        return { toolCalls: [{ name: "find_tools", arguments: { query: "list services available slots create booking", limit: 6 } }] };
-      },
-      (request) => {
-        const found = lastResult(request).found.map((hit: { name: string }) => hit.name);
-        for (const name of ["favcrm__list_services", "favcrm__get_available_slots", "favcrm__create_booking"]) {
-          assert.ok(found.includes(name), `find_tools found ${name}: ${found.join(", ")}`);
-          assert.ok(!missing(request, name), `${name} is offered in the round after find_tools`);
-        }
-        return { toolCalls: [{ name: "favcrm__list_services", arguments: {} }] };
-      },
-      (request) => ({ toolCalls: [{ name: "favcrm__get_available_slots", arguments: { serviceId: lastData(request)[0].serviceId, date: "2026-12-01" } }] }),
-      (request) => {
-        const data = lastData(request);
-        return { toolCalls: [{ name: "favcrm__create_booking", arguments: { serviceId: data.serviceId, slot: data.slots[0], customerName: "Amy", customerPhone: "+85291234567" } }] };
-      },
-      (request) => ({ text: `Booked: ${lastData(request).bookingId}` }),
-    );
-    const result = await runtime.handle({ channel: "telegram", chat: "owner", sender: "owner", text: "Book Amy in for a consultation on 1 December" });
-    assert.match(result.reply, /^Booked: bk_/);
+    model.enqueue(...bookingWalkSteps());
+    const result = await runtime.handle({ channel: "telegram", chat: "owner", sender: "owner", text: BOOKING_WALK_MESSAGE });
+    assert.match(result.reply, BOOKING_WALK_REPLY);
     assert.deepEqual(favcrm.calls.map((call) => call.tool), ["list_services", "get_available_slots", "create_booking"]);
-    assert.deepEqual(result.toolCalls.map((call) => [call.name, call.decision, call.isError]), [
-      ["find_tools", "auto", false], ["favcrm__list_services", "auto", false], ["favcrm__get_available_slots", "auto", false], ["favcrm__create_booking", "auto", false],
-    ]);
+    assert.deepEqual(result.toolCalls.map((call) => [call.name, call.decision, call.isError]), BOOKING_WALK_CALLS.map((name) => [name, "auto", false]));
     assert.ok(model.requests.every((request) => sentTools(request).length <= 40 && request.rejected === undefined));
     assert.ok(tools.workingSets!.active(result.sessionId).includes("favcrm__create_booking"));
   });
