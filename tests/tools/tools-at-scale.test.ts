@@ -12,7 +12,7 @@ import type { ToolNotice } from "../../src/tools/index.ts";
 
 type Provider = "anthropic" | "openai";
 
-async function setup(t: TestContext, options: { provider?: Provider; catalog?: "core" | "full"; tools?: Record<string, unknown> } = {}) {
+async function setup(t: TestContext, options: { provider?: Provider; catalog?: "core" | "full"; tools?: Record<string, unknown>; workingSet?: boolean } = {}) {
   const provider = options.provider ?? "anthropic";
   const model: ModelFake = provider === "anthropic" ? await startAnthropicFake() : await startOpenAIFake();
   t.after(() => model.close());
@@ -29,7 +29,7 @@ async function setup(t: TestContext, options: { provider?: Provider; catalog?: "
     agents: { defaults: { model: provider === "anthropic" ? "anthropic/claude-test" : "openai/gpt-test" }, list: [{ id: "main", default: true }] },
     ...(options.tools ? { tools: options.tools } : {}),
   };
-  const harness = await startAgentHarness(t, { config, env });
+  const harness = await startAgentHarness(t, { config, env, ...(options.workingSet === false ? { workingSet: false } : {}) });
   return { model, favcrm, ...harness };
 }
 
@@ -78,6 +78,14 @@ test("an OpenAI-provider turn with 165 FavCRM tools connected succeeds and sends
   assert.equal(names[0], "find_tools");
   assert.ok(names.includes("memory_search") && names.includes("favcrm__list_my_companies") && names.includes("favcrm__get_plan_status"), names.join(", "));
   assert.ok(!names.includes("favcrm__cancel_booking"), "the catalog is not sent whole");
+});
+
+test("without working sets (as before), the same OpenAI turn is refused with array_above_max_length and the person gets a sentence", async (t) => {
+  const { model, runtime } = await setup(t, { provider: "openai", workingSet: false });
+  const result = await runtime.handle({ channel: "telegram", chat: "owner", sender: "owner", text: "hi" });
+  assert.ok(result.errorCode, "the turn failed");
+  assert.equal(sentTools(model.requests.at(-1)!).length, 168, "165 FavCRM tools and the 3 memory tools");
+  assert.match(model.requests.at(-1)!.rejected ?? "", /array too long/);
 });
 
 test("a small catalog is sent whole, without find_tools (no change for small setups)", async (t) => {
