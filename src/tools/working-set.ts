@@ -97,23 +97,22 @@ export class WorkingSets {
 
   /**
    * The tools for one model call. `catalog` is every real tool; `finder` is `find_tools`, sent
-   * (first) only when the catalog is cut.
+   * (first) only when the catalog is cut. Membership: the core, then the most recently found or
+   * called; order: `find_tools`, the core, the rest in catalog order — so the list (part of the
+   * prompt-cache prefix) stays byte-identical while its members do not change.
    */
   select(sessionId: string, catalog: readonly ToolDescriptor[], finder: ToolDescriptor): ToolDescriptor[] {
     const limit = this.limit();
     if (catalog.length <= limit) return [...catalog];
-    const core = this.#settings()?.core ?? DEFAULT_CORE_TOOLS;
-    const chosen = new Map<string, ToolDescriptor>([[finder.name, finder]]);
-    for (const tool of catalog) {
-      if (chosen.size >= limit) break;
-      if (core.some((pattern) => matchesGlob(pattern, tool.name))) chosen.set(tool.name, tool);
-    }
-    const byName = new Map(catalog.map((tool) => [tool.name, tool]));
+    const patterns = this.#settings()?.core ?? DEFAULT_CORE_TOOLS;
+    const core = catalog.filter((tool) => patterns.some((pattern) => matchesGlob(pattern, tool.name))).slice(0, limit - 1);
+    const coreNames = new Set(core.map((tool) => tool.name));
+    const listed = new Set(catalog.map((tool) => tool.name));
+    const found = new Set<string>();
     for (const name of this.active(sessionId)) {
-      if (chosen.size >= limit) break;
-      const tool = byName.get(name);
-      if (tool) chosen.set(name, tool);
+      if (1 + core.length + found.size >= limit) break;
+      if (listed.has(name) && !coreNames.has(name)) found.add(name);
     }
-    return [...chosen.values()];
+    return [finder, ...core, ...catalog.filter((tool) => found.has(tool.name))];
   }
 }

@@ -55,7 +55,7 @@ test("the tool index is kept fresh on re-list: changed servers are re-indexed, g
   assert.equal(restarted.size(), 1, "a changed description is re-indexed");
 });
 
-test("a working set never exceeds its max (nor 128), core first, then the most recently used", () => {
+test("a working set never exceeds its max (nor 128): find_tools, the core, then the most recently used in a stable order", () => {
   const catalog = Array.from({ length: 300 }, (_, index) => tool(`s__tool_${index}`, "x"));
   const finder = tool("find_tools", "find");
   const sets = new WorkingSets(() => ({ max: 500, core: ["s__tool_1*"] }));
@@ -67,10 +67,16 @@ test("a working set never exceeds its max (nor 128), core first, then the most r
   assert.equal(selected[0]!.name, "find_tools");
   assert.equal(selected[1]!.name, "s__tool_1");
 
-  const small = new WorkingSets(() => ({ max: 5, core: [] }));
+  // Membership by recency (the least recently used falls out), order by catalog: using a tool
+  // that is already in the set leaves the list byte-identical (the prompt-cache prefix).
+  const small = new WorkingSets(() => ({ max: 3, core: [] }));
   small.beginTurn("s");
-  small.use("s", ["s__tool_7", "s__tool_8"]);
+  small.use("s", ["s__tool_9", "s__tool_8"]);
   small.use("s", ["s__tool_7"]);
-  assert.deepEqual(small.select("s", catalog, finder).map((entry) => entry.name), ["find_tools", "s__tool_7", "s__tool_8"]);
-  assert.equal(small.select("s", catalog.slice(0, 5), finder).length, 5, "a catalog within max is sent whole, without find_tools");
+  const names = () => small.select("s", catalog, finder).map((entry) => entry.name);
+  assert.deepEqual(names(), ["find_tools", "s__tool_7", "s__tool_8"]);
+  small.use("s", ["s__tool_8"]);
+  assert.deepEqual(names(), ["find_tools", "s__tool_7", "s__tool_8"]);
+  assert.equal(small.select("s", catalog.slice(0, 3), finder).length, 3, "a catalog within max is sent whole, without find_tools");
+  assert.ok(!small.select("s", catalog.slice(0, 3), finder).includes(finder));
 });

@@ -83,7 +83,8 @@ test("an OpenAI-provider turn with 165 FavCRM tools connected succeeds and sends
 test("without working sets (as before), the same OpenAI turn is refused with array_above_max_length and the person gets a sentence", async (t) => {
   const { model, runtime } = await setup(t, { provider: "openai", workingSet: false });
   const result = await runtime.handle({ channel: "telegram", chat: "owner", sender: "owner", text: "hi" });
-  assert.ok(result.errorCode, "the turn failed");
+  assert.equal(result.errorCode, "MODEL_BAD_REQUEST");
+  assert.match(result.reply, /rejected the request/);
   assert.equal(sentTools(model.requests.at(-1)!).length, 168, "165 FavCRM tools and the 3 memory tools");
   assert.match(model.requests.at(-1)!.rejected ?? "", /array too long/);
 });
