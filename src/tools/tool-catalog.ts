@@ -114,9 +114,9 @@ export class ToolCatalog {
     const judged = this.judge(name, args);
     if (!judged) return { name, arguments: args, decision: "deny", isError: true, result: `There is no tool named ${name} (it may be on a server that is unavailable right now).` };
     const { source, tool, verdict } = judged;
-    // A tool the model calls stays in its working set (the working set limits what the model is
-    // shown, not what it may call: the policy below decides that, per real tool).
-    if (tool.name !== FIND_TOOLS_NAME) this.workingSets?.use(context.sessionId, [tool.name]);
+    // A tool the model may call stays in its working set (the working set limits what the model
+    // is shown, not what it may call: the policy below decides that, per real tool).
+    if (tool.name !== FIND_TOOLS_NAME && verdict.decision !== "deny") this.workingSets?.use(context.sessionId, [tool.name]);
     const masked = maskSecrets(args) as Record<string, unknown>;
     const audit = (outcome: string, approvedBy: string | null, durationMs: number, detail?: string) =>
       this.#options.audit?.record({
