@@ -21,8 +21,9 @@ import { startupBench } from "./startup.ts";
 import { agentBench } from "./agent.ts";
 import { channelsBench } from "./channels.ts";
 import { searchIndexBench } from "./search-index.ts";
+import { toolsBench } from "./tools.ts";
 
-const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench, searchIndexBench];
+const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench, searchIndexBench, toolsBench];
 
 interface BenchOutcome {
   name: string;

@@ -1,5 +1,5 @@
 import type { GatewayExtension } from "../gateway/extension.ts";
-import { ApprovalBroker, ToolAudit, ToolCatalog } from "../tools/index.ts";
+import { ApprovalBroker, ToolAudit, ToolCatalog, ToolIndex } from "../tools/index.ts";
 import { McpManager } from "../tools/mcp/index.ts";
 import { toolRoutes } from "../tools/tool-routes.ts";
 import { AgentRuntime } from "./agent-runtime.ts";
@@ -85,6 +85,7 @@ export const agentExtension: GatewayExtension = {
       rules: () => currentConfig()?.tools?.policy ?? [],
       approvals,
       audit,
+      workingSet: { index: new ToolIndex(context.database), settings: () => currentConfig()?.tools?.workingSet },
     });
     let lastReport = 0;
     const runtime = new AgentRuntime({

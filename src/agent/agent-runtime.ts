@@ -250,7 +250,6 @@ export class AgentRuntime {
     const maxRounds = config?.agents?.defaults?.maxToolRounds ?? DEFAULT_MAX_TOOL_ROUNDS;
     const contextTokens = config?.agents?.defaults?.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
     await this.#deps.beforeTurn?.();
-    const toolDefinitions = tools.list();
     const context = {
       agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: input.sender ?? input.chat,
       ...(input.onNotice ? { notify: input.onNotice } : {}),
@@ -259,6 +258,8 @@ export class AgentRuntime {
     let lastModel: string | null = null;
 
     for (let round = 0; ; round++) {
+      // Per round: tools find_tools found in the last round are offered in this one.
+      const toolDefinitions = tools.forModel(session.id, round);
       const system = await this.#systemPrompt(agent, toolDefinitions.map((tool) => tool.name));
       const window = await this.#window(session.id, Math.max(1_000, contextTokens - estimateTokens(system) - 4_096), model.client);
       let response: ModelResponse;

@@ -172,6 +172,11 @@ export const configSchema = z
         match: z.string().min(1).meta(doc("Tool name or pattern (server__tool, * wildcards).", "favcrm__cancel_*")),
         decision: z.enum(["auto", "confirm", "deny"]).meta(doc("auto: run; confirm: ask in the chat first; deny: never.", "confirm")),
       }).meta(doc("One rule.", { match: "favcrm__cancel_*", decision: "confirm" }))).meta(doc("Rules checked in order before the annotations decide.", [{ match: "favcrm__void_*", decision: "deny" }])).optional(),
+      workingSet: z.strictObject({
+        core: z.array(z.string().min(1)).meta(doc("Tools always sent (names or * patterns). Default: the memory tools and the read-only discovery tools (list_my_companies, get_plan_status, query_favcrm_platform, query_company_knowledge).", ["memory_*", "favcrm__list_services", "favcrm__get_available_slots"])).optional(),
+        max: z.number().int().min(1).max(128).meta(doc("Most tools sent to the model per call (OpenAI refuses more than 128). A catalog this size or smaller is sent whole, without find_tools.", 40)).optional(),
+        decayTurns: positiveInt.meta(doc("Turns a tool found with find_tools stays in the working set without being found or called again.", 8)).optional(),
+      }).meta(doc("Tools at scale: with more tools than max, the model gets the core, find_tools and the tools it found or called recently; find_tools searches every connected server's tools.", { max: 40, decayTurns: 8 })).optional(),
     }).meta(doc("The tool policy.", { approvalTimeoutMs: 600000 })).optional(),
   });
 

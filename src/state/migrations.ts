@@ -193,4 +193,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX whatsapp_sent_at ON whatsapp_sent (sent_at);
     `,
   },
+  {
+    version: 7,
+    name: "tool catalog search index (find_tools)",
+    sql: `
+      CREATE VIRTUAL TABLE tool_catalog_fts USING fts5 (
+        name UNINDEXED, server UNINDEXED, words, description, tokenize = 'porter unicode61'
+      );
+      CREATE TABLE tool_catalog_servers (
+        server TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        tool_count INTEGER NOT NULL,
+        indexed_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -10,3 +10,8 @@ export { approvalPrompt } from "./approvals/approval-prompt.ts";
 export { ToolAudit } from "./approvals/tool-audit.ts";
 export type { ToolSource, ToolDescriptor, ToolAnnotations, ToolCallContext, ToolResult, ToolDecision, ToolNotice } from "./tool-source.ts";
 export { capToolResult, MAX_TOOL_RESULT_CHARS } from "./tool-result-cap.ts";
+export { ToolIndex } from "./tool-index.ts";
+export type { ToolSearchHit } from "./tool-index.ts";
+export { WorkingSets, MAX_TOOLS_PER_REQUEST, DEFAULT_WORKING_SET_MAX, DEFAULT_DECAY_TURNS, DEFAULT_CORE_TOOLS } from "./working-set.ts";
+export type { WorkingSetSettings } from "./working-set.ts";
+export { FIND_TOOLS_NAME } from "./find-tools.ts";

@@ -3,8 +3,11 @@ import type { ApprovalBroker } from "./approvals/approval-broker.ts";
 import { approvalMinutes, approvalPrompt } from "./approvals/approval-prompt.ts";
 import type { ToolAudit } from "./approvals/tool-audit.ts";
 import { decideToolCall, type PolicyVerdict } from "./tool-policy.ts";
+import { createFindToolsSource, FIND_TOOLS_NAME } from "./find-tools.ts";
+import type { ToolIndex } from "./tool-index.ts";
 import { capToolResult } from "./tool-result-cap.ts";
 import type { ToolCallContext, ToolDecision, ToolDescriptor, ToolResult, ToolSource } from "./tool-source.ts";
+import { WorkingSets, type WorkingSetSettings } from "./working-set.ts";
 
 type PolicyRules = NonNullable<FaradayConfig["tools"]>["policy"];
 
@@ -23,6 +26,11 @@ export interface ToolCatalogOptions {
   readonly approvals?: ApprovalBroker;
   readonly audit?: ToolAudit;
   readonly approvalTimeoutMs?: () => number;
+  /**
+   * Tools at scale: with this, a catalog larger than `tools.workingSet.max` is cut per session
+   * to a working set plus `find_tools` (searching `index`). Without it every tool is sent.
+   */
+  readonly workingSet?: { readonly index: ToolIndex; readonly settings: () => WorkingSetSettings | undefined };
 }
 
 /**
@@ -32,13 +40,39 @@ export interface ToolCatalogOptions {
  */
 export class ToolCatalog {
   readonly #options: ToolCatalogOptions;
+  /** Per-session working sets (only with `options.workingSet`). */
+  readonly workingSets: WorkingSets | undefined;
+  readonly #finder: ToolSource | undefined;
 
   constructor(options: ToolCatalogOptions) {
     this.#options = options;
+    if (options.workingSet) {
+      const workingSets = new WorkingSets(options.workingSet.settings);
+      this.workingSets = workingSets;
+      this.#finder = createFindToolsSource({ index: options.workingSet.index, workingSets, sources: options.sources });
+    }
   }
 
+  #sources(): readonly ToolSource[] {
+    const sources = this.#options.sources();
+    return this.#finder ? [this.#finder, ...sources] : sources;
+  }
+
+  /** Every tool (with `find_tools` when working sets are on): for the API, the CLI, the policy. */
   list(): ToolDescriptor[] {
-    return this.#options.sources().flatMap((source) => source.list());
+    return this.#sources().flatMap((source) => source.list());
+  }
+
+  /**
+   * The tools one model call is given: everything when the catalog fits `tools.workingSet.max`
+   * (or no working sets are configured), else the session's working set with `find_tools`.
+   * Round 0 starts a new turn, which is when unused tools decay.
+   */
+  forModel(sessionId: string, round: number): ToolDescriptor[] {
+    const catalog = this.#options.sources().flatMap((source) => source.list());
+    if (!this.workingSets || !this.#finder) return catalog;
+    if (round === 0) this.workingSets.beginTurn(sessionId);
+    return this.workingSets.select(sessionId, catalog, this.#finder.list()[0]!);
   }
 
   /** Sources that are down right now, for the system prompt ("the model is told"). */
@@ -51,7 +85,7 @@ export class ToolCatalog {
 
   /** Find a tool and judge a call to it without running it (for the CLI and API). */
   judge(name: string, args: Record<string, unknown>): { source: ToolSource; tool: ToolDescriptor; verdict: PolicyVerdict } | undefined {
-    for (const source of this.#options.sources()) {
+    for (const source of this.#sources()) {
       const tools = source.list();
       const tool = tools.find((candidate) => candidate.name === name);
       if (!tool) continue;
@@ -80,6 +114,9 @@ export class ToolCatalog {
     const judged = this.judge(name, args);
     if (!judged) return { name, arguments: args, decision: "deny", isError: true, result: `There is no tool named ${name} (it may be on a server that is unavailable right now).` };
     const { source, tool, verdict } = judged;
+    // A tool the model may call stays in its working set (the working set limits what the model
+    // is shown, not what it may call: the policy below decides that, per real tool).
+    if (tool.name !== FIND_TOOLS_NAME && verdict.decision !== "deny") this.workingSets?.use(context.sessionId, [tool.name]);
     const masked = maskSecrets(args) as Record<string, unknown>;
     const audit = (outcome: string, approvedBy: string | null, durationMs: number, detail?: string) =>
       this.#options.audit?.record({

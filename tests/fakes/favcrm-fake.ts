@@ -19,6 +19,10 @@
  *
  * Two tools are the fake's own, not FavCRM's: `slow_report` (timeouts) and `large_export`
  * (a result as large as asked, for the gateway's result cap).
+ *
+ * `catalog: "full"` adds FavCRM's remaining categories from `favcrm-catalog.ts` (stateless
+ * tools with realistic schemas) for 165 tools in all — the size that breaks OpenAI's 128-tool
+ * limit and costs tens of thousands of input tokens per turn when sent whole.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -28,6 +32,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { CallToolResult, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { favcrmCatalogTools } from "./favcrm-catalog.ts";
 
 /** The key the fake accepts unless `apiKey` is given. */
 export const FAVCRM_FAKE_DEFAULT_API_KEY = "fav_mcp_test_0000000000000000";
@@ -41,6 +46,8 @@ export interface FavcrmFakeOptions {
   apiKey?: string;
   /** Milliseconds a tool sleeps before answering, by tool name. `slow_report` defaults to 60 000. */
   toolDelayMs?: Record<string, number>;
+  /** "core" (default): the 26 tools above; "full": plus favcrm-catalog.ts, 165 tools. */
+  catalog?: "core" | "full";
 }
 
 /** One `tools/call` as the fake received it, recorded before any validation or execution. */
@@ -138,7 +145,7 @@ export async function startFavcrmFake(options: FavcrmFakeOptions = {}): Promise<
   let httpRequests = 0;
   let down = false;
 
-  const tools = favcrmTools(issuedKeys);
+  const tools: FakeTool[] = [...favcrmTools(issuedKeys), ...(options.catalog === "full" ? favcrmCatalogTools() : [])];
   const toolsByName = new Map(tools.map((tool) => [tool.name, tool]));
 
   /** Auth check, argument validation, configured delay, then the tool itself. */

@@ -5,6 +5,13 @@
  *
  *   const fake = await startOpenAIFake();
  *   const client = new OpenAI({ apiKey: "test", baseURL: fake.url, maxRetries: 0 });
+ *
+ * More than 128 `tools` are refused with 400 `array_above_max_length` (param `tools`), as the
+ * real API does: the limit is in the openai SDK's own docs ("A max of 128 functions are
+ * supported", `node_modules/openai/src/resources/evals/runs/runs.ts`; assistants: "a maximum of
+ * 128 tools"), and the exact error body is quoted from the API in vishalmysore/Tools4AI#16 and
+ * julep-ai/julep#330 ("Invalid 'tools': array too long. Expected an array with maximum length
+ * 128, but got an array with length 325 instead.", type `invalid_request_error`).
  */
 import {
   estimateTokens,
@@ -212,6 +219,9 @@ function authenticationProblem(headers: Record<string, string>, apiKey: string |
   return `Incorrect API key provided: ${presented.slice(0, 3)}***${presented.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`;
 }
 
+/** Chat Completions' limit on `tools` per request. */
+const MAX_TOOLS = 128;
+
 const roles = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
 
 /** The request mistakes the real API rejects with 400 that an agent loop can make. */
@@ -229,6 +239,13 @@ function validationProblem(body: any): { message: string; param: string | null; 
       message: "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
       param: "messages",
       code: "empty_array",
+    };
+  }
+  if (Array.isArray(body.tools) && body.tools.length > MAX_TOOLS) {
+    return {
+      message: `Invalid 'tools': array too long. Expected an array with maximum length ${MAX_TOOLS}, but got an array with length ${body.tools.length} instead.`,
+      param: "tools",
+      code: "array_above_max_length",
     };
   }
   for (const [index, tool] of (Array.isArray(body.tools) ? body.tools : []).entries()) {

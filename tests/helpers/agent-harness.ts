@@ -6,21 +6,31 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
 import { validateConfig } from "../../src/config/load-config.ts";
 import { ConfigService } from "../../src/gateway/config-service.ts";
 import { createLogger } from "../../src/logging/index.ts";
 import { createSecretStore, ensureStateDir, openDatabase } from "../../src/state/index.ts";
-import { ApprovalBroker, ToolAudit, ToolCatalog } from "../../src/tools/index.ts";
+import { ApprovalBroker, ToolAudit, ToolCatalog, ToolIndex } from "../../src/tools/index.ts";
 import { McpManager } from "../../src/tools/mcp/index.ts";
 import { AgentRuntime } from "../../src/agent/agent-runtime.ts";
 import { AgentFiles } from "../../src/agent/memory/agent-files.ts";
 import { createMemoryTools } from "../../src/agent/memory/memory-tools.ts";
 import { SessionStore } from "../../src/agent/sessions/session-store.ts";
 
+/** What the harness needs of a test: somewhere to register its cleanup (the bench passes its own). */
+export interface CleanupScope {
+  after(cleanup: () => Promise<void>): void;
+}
+
 export async function startAgentHarness(
-  t: TestContext,
-  options: { config: Record<string, unknown>; env: Record<string, string | undefined>; approvalTimeoutMs?: number },
+  t: CleanupScope,
+  options: {
+    config: Record<string, unknown>;
+    env: Record<string, string | undefined>;
+    approvalTimeoutMs?: number;
+    /** false: no working sets, every tool sent on every call (how it was before issue 18; for the bench). */
+    workingSet?: boolean;
+  },
 ) {
   const directory = await mkdtemp(join(tmpdir(), "faraday-harness-"));
   const paths = await ensureStateDir(directory);
@@ -41,6 +51,9 @@ export async function startAgentHarness(
     rules: () => (state.state === "valid" ? state.config.tools?.policy ?? [] : []),
     approvals,
     audit,
+    ...(options.workingSet === false ? {} : {
+      workingSet: { index: new ToolIndex(database), settings: () => (state.state === "valid" ? state.config.tools?.workingSet : undefined) },
+    }),
   });
   const runtime = new AgentRuntime({
     config, sessions, files, tools, approvals, logger, env: options.env,
