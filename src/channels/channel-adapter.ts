@@ -20,6 +20,11 @@ export interface InboundMessage {
   readonly platformId: string;
   /** Group messages: the bot was @-mentioned, or the message replies to the bot. */
   readonly addressedToBot: boolean;
+  /**
+   * A phone number the platform vouches is the sender's own (Telegram: a contact whose user_id is
+   * the sender, as the "share my phone number" button sends it), E.164. Stored, not sent to the model.
+   */
+  readonly sharedPhone?: string;
 }
 
 /** A button press (Telegram callback query, Discord component). */

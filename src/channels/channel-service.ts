@@ -3,12 +3,13 @@ import { isFaradayError } from "../errors/index.ts";
 import type { ComponentRegistry } from "../gateway/components.ts";
 import type { Logger } from "../logging/index.ts";
 import type { Database } from "../state/index.ts";
-import type { ApprovalBroker, ToolNotice } from "../tools/index.ts";
+import { ownerApprovalPrompt, type ApprovalBroker, type ToolNotice } from "../tools/index.ts";
 import type { AgentRuntime } from "../agent/agent-runtime.ts";
 import { AccessPolicy } from "./access-policy.ts";
 import type { ChannelAdapter, InboundAction, InboundMessage } from "./channel-adapter.ts";
 import { ChannelSupervisor, type SupervisorOptions } from "./channel-supervisor.ts";
 import { IngressStore, type IngressRow } from "./ingress-store.ts";
+import { PeopleDirectory } from "./people-directory.ts";
 import { splitMessage } from "./split-message.ts";
 
 const TYPING_REFRESH_MS = 4_000;
@@ -59,6 +60,8 @@ export class ChannelService {
   readonly #deps: ChannelServiceDeps;
   readonly ingress: IngressStore;
   readonly access: AccessPolicy;
+  /** Owners, their DM chats, shared phone numbers: who is a customer and who answers for them. */
+  readonly people: PeopleDirectory;
   readonly #supervisors = new Map<string, ChannelSupervisor>();
   readonly #chains = new Map<string, Promise<unknown>>();
   readonly #pruneTimer: NodeJS.Timeout;
@@ -76,6 +79,7 @@ export class ChannelService {
     this.#clock = deps.clock ?? realClock;
     this.ingress = new IngressStore(deps.database);
     this.access = new AccessPolicy(deps.database);
+    this.people = new PeopleDirectory(deps.database, deps.config);
     this.ingress.prune();
     this.#pruneTimer = setInterval(() => this.ingress.prune(), 86_400_000);
     this.#pruneTimer.unref();
@@ -156,8 +160,28 @@ export class ChannelService {
     const row = this.ingress.add(message);
     if (!row) return; // a redelivery: already stored, already being handled
     if (this.#stopping) return; // stored: answered after the restart
+    // An owner's YES/NO to a customer's call asked in this DM.
+    const asOwner = this.people.isOwner(message.channel, message.sender)
+      ? this.#deps.approvals.answerAsApprover(message.channel, this.people.ownerId(message.channel, message.sender), message.chat, message.text)
+      : undefined;
+    if (asOwner) {
+      const { record } = asOwner;
+      if (asOwner.kind === "unclear") {
+        const text = ownerApprovalPrompt(record, { again: true });
+        this.ingress.answered(row.id, text);
+        void this.#sendNotice(this.adapter(message.channel), message.chat, { type: "approval-requested", approval: record, text }).finally(() => this.ingress.finish(row.id, "done"));
+        return;
+      }
+      const customer = record.requesterName ?? record.requester;
+      const reply = record.status === "approved" ? `Approved — running ${record.tool} for ${customer}.` : `Refused — ${record.tool} will not run for ${customer}.`;
+      this.ingress.answered(row.id, reply);
+      this.#enqueue({ ...row, status: "answered", reply }, true);
+      return;
+    }
     // A YES/NO answering this sender's pending approval must not queue behind the paused turn.
-    const answered = this.#deps.runtime.answerApproval({ channel: message.channel, chat: message.chat, sender: message.sender, text: message.text });
+    const answered = this.#deps.runtime.answerApproval({
+      channel: message.channel, chat: message.chat, sender: message.sender, text: message.text, role: this.people.role(message.channel, message.sender),
+    });
     if (answered?.askAgain) {
       // Neither yes nor no: the approval is shown again, with its buttons.
       this.ingress.answered(row.id, answered.reply);
@@ -244,7 +268,13 @@ export class ChannelService {
           return;
         }
         reply = verdict.reply;
+      } else if (message.sharedPhone) {
+        this.people.setPhone(message.channel, message.sender, message.sharedPhone);
+        reply = `Thanks — I'll use ${message.sharedPhone} as your phone number for bookings.`;
       } else {
+        if (message.chatType === "dm" && this.people.isOwner(message.channel, message.sender)) {
+          this.people.recordDmChat(message.channel, message.sender, message.chat);
+        }
         reply = await this.#answer(message, adapter);
       }
       this.ingress.answered(row.id, reply);
@@ -261,12 +291,19 @@ export class ChannelService {
       refresh();
       typing = setInterval(refresh, TYPING_REFRESH_MS);
     }
+    const role = this.people.role(message.channel, message.sender);
+    const phone = this.people.phone(message.channel, message.sender);
     try {
       const result = await this.#deps.runtime.handle({
         channel: message.channel,
         account: message.account,
         chat: message.chat,
-        sender: message.sender,
+        sender: {
+          id: message.sender, channel: message.channel, role,
+          ...(message.senderName ? { name: message.senderName } : {}),
+          ...(phone ? { phone } : {}),
+        },
+        ...(role === "customer" ? { approvers: this.people.ownerContacts() } : {}),
         text: message.text,
         onNotice: (notice) => void this.#sendNotice(adapter, message.chat, notice),
       });
@@ -277,11 +314,24 @@ export class ChannelService {
   }
 
   async #sendNotice(adapter: ChannelAdapter | undefined, chat: string, notice: ToolNotice): Promise<void> {
-    if (!adapter) return;
     const id = notice.approval.id;
-    await this.#sendWithRetry(adapter, chat, notice.text, {
-      buttons: [{ label: "Yes, go ahead", data: `approval:yes:${id}` }, { label: "No", data: `approval:no:${id}` }],
-    }).catch((error: unknown) => this.#deps.logger.error({ err: error }, "could not send the approval prompt"));
+    const buttons = { buttons: [{ label: "Yes, go ahead", data: `approval:yes:${id}` }, { label: "No", data: `approval:no:${id}` }] };
+    if (notice.owners) {
+      // A customer's call: the customer is told to wait (no buttons); each owner is asked in their DM.
+      const sends: Array<Promise<void>> = notice.owners.approvers.map(async (approver) => {
+        const ownerAdapter = this.adapter(approver.channel);
+        if (!ownerAdapter) throw new Error(`channel ${approver.channel} is not running`);
+        await this.#sendWithRetry(ownerAdapter, approver.chat, notice.owners!.text, buttons);
+      });
+      if (adapter) sends.push(this.#sendWithRetry(adapter, chat, notice.text).then(() => {}));
+      for (const result of await Promise.allSettled(sends)) {
+        if (result.status === "rejected") this.#deps.logger.error({ err: result.reason }, "could not send the approval prompt to an owner or the waiting notice");
+      }
+      return;
+    }
+    if (!adapter) return;
+    await this.#sendWithRetry(adapter, chat, notice.text, buttons)
+      .catch((error: unknown) => this.#deps.logger.error({ err: error }, "could not send the approval prompt"));
   }
 
   async #action(action: InboundAction): Promise<void> {
@@ -289,8 +339,11 @@ export class ChannelService {
     if (!match) return action.acknowledge();
     const record = this.#deps.approvals.get(match[2]!);
     if (!record || record.status !== "pending") return action.acknowledge("This request is no longer waiting.");
-    if (record.requester !== action.sender || record.channel !== action.channel) return action.acknowledge("Only the person who asked can answer this.");
-    this.#deps.approvals.decide(record.id, match[1] === "yes", `user:${action.sender}`);
+    const approverId = this.people.ownerId(action.channel, action.sender);
+    if (!this.#deps.approvals.mayDecide(record, action.channel, record.approvers.length ? approverId : action.sender)) {
+      return action.acknowledge(record.approvers.length ? "Only the business can answer this." : "Only the person who asked can answer this.");
+    }
+    this.#deps.approvals.decide(record.id, match[1] === "yes", record.approvers.length ? `user:${action.channel}:${approverId}` : `user:${action.sender}`);
     await action.acknowledge(match[1] === "yes" ? "Approved" : "Cancelled");
   }
 
