@@ -260,7 +260,7 @@ export class ChannelService {
     const adapter = this.adapter(message.channel);
     let reply = row.reply;
     if (row.status === "pending") {
-      const verdict = this.access.decide(message, this.#channelConfig(message.channel));
+      const verdict = this.access.decide(message, this.#channelConfig(message.channel), this.people.isOwner(message.channel, message.sender));
       if (!verdict.allow) {
         this.#deps.logger.info({ channel: message.channel, chat: message.chat, reason: verdict.reason }, "message not for the agent");
         if (!verdict.reply) {
