@@ -12,7 +12,7 @@ import { startDiscordFake } from "../fakes/discord-fake.ts";
 import { startFavcrmFake, FAVCRM_FAKE_DEFAULT_API_KEY } from "../fakes/favcrm-fake.ts";
 import { toolResults, type RecordedRequest } from "../fakes/model-script.ts";
 import { startTelegramFake } from "../fakes/telegram-fake.ts";
-import { api, startGateway, tempStateDir } from "../helpers/gateway-process.ts";
+import { api, runToExit, startGateway, tempStateDir } from "../helpers/gateway-process.ts";
 import { eventually } from "../helpers/agent-harness.ts";
 
 const TOKEN = "test-gateway-token-0123456789";
@@ -198,4 +198,32 @@ test("with no owner configured, a customer's confirm-level call is declined with
   assert.equal(customerSaid(/Waiting for the business/), undefined);
   assert.equal(favcrm.calls.filter((call) => call.tool === "cancel_booking").length, 0);
   assert.deepEqual((await api(gateway.url, "/api/approvals", { token: TOKEN })).json.approvals, []);
+});
+
+test("`faraday pairing approve … --owner` admits a person as an owner: they get the full agent; the API lists config and database owners and removes only the latter", async (t) => {
+  const { model, discord, gateway } = await setup(t);
+  const SECOND = "300000000000000009";
+  const SECOND_DM = "400000000000000009";
+  discord.pushMessage({ channelId: SECOND_DM, authorId: SECOND, content: "hello?", dm: true });
+  await eventually(() => discord.sentMessages(SECOND_DM).length === 1, 15_000, "the pairing reply");
+  const code = /pairing code is ([A-Z2-9]{8})/.exec(discord.sentMessages(SECOND_DM)[0]!.content)![1]!;
+  const approved = await runToExit(t, ["pairing", "approve", "discord", code, "--owner", "--url", gateway.url, "--json"], { OPENCLAW_GATEWAY_TOKEN: TOKEN });
+  assert.equal(approved.code, 0, approved.stderr);
+  assert.equal(JSON.parse(approved.stdout).owner, true);
+
+  const owners = (await api(gateway.url, "/api/pairing", { token: TOKEN })).json.owners as Array<{ channel: string; sender: string; source: string }>;
+  assert.deepEqual(owners.map((owner) => [owner.channel, owner.sender, owner.source]), [["discord", OWNER, "config"], ["discord", SECOND, "database"]]);
+
+  discord.pushMessage({ channelId: SECOND_DM, authorId: SECOND, content: "what can you do?", dm: true });
+  await eventually(() => discord.sentMessages(SECOND_DM).some((message) => message.content === "ok"), 15_000, "the new owner's reply");
+  const request = model.requests.filter((candidate) => candidate.body?.messages).at(-1)!;
+  assert.ok(toolNames(request).includes("favcrm__void_invoice") && toolNames(request).includes("memory_write"), "the full agent, not the front desk");
+  assert.doesNotMatch(JSON.stringify(request.body.system), /front desk/);
+
+  const fromConfig = await api(gateway.url, "/api/owners", { token: TOKEN, method: "POST", body: { channel: "discord", sender: OWNER, owner: false } });
+  assert.equal(fromConfig.status, 409);
+  assert.match(fromConfig.json.error.message, /remove them there/);
+  const removed = await api(gateway.url, "/api/owners", { token: TOKEN, method: "POST", body: { channel: "discord", sender: SECOND, owner: false } });
+  assert.equal(removed.status, 200);
+  assert.deepEqual(removed.json.owners.map((owner: { sender: string }) => owner.sender), [OWNER]);
 });
