@@ -60,7 +60,7 @@ export async function render(container, page) {
             h("div", { class: "small muted" }, "code ", h("code", {}, request.code), " · expires ", timeElement(request.expiresAt))),
           h("div", { class: "row" },
             h("button", { type: "button", onclick: act("approve"), "aria-label": `Approve ${who(request)} on ${request.channel}` }, "Approve"),
-            h("button", { type: "button", onclick: act("approve", true), "aria-label": `Approve ${who(request)} on ${request.channel} as an owner` }, "Approve as owner"),
+            h("button", { type: "button", onclick: act("approve", true), "aria-label": `Admit ${who(request)} on ${request.channel} as an owner` }, "Admit as owner"),
             h("button", { type: "button", class: "danger", onclick: act("deny"), "aria-label": `Deny ${who(request)} on ${request.channel}` }, "Deny"))));
     })));
     const byChannel = new Map();
