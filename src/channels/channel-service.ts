@@ -3,7 +3,7 @@ import { isFaradayError } from "../errors/index.ts";
 import type { ComponentRegistry } from "../gateway/components.ts";
 import type { Logger } from "../logging/index.ts";
 import type { Database } from "../state/index.ts";
-import { ownerApprovalPrompt, type ApprovalBroker, type ToolNotice } from "../tools/index.ts";
+import type { ApprovalBroker, ToolNotice } from "../tools/index.ts";
 import type { AgentRuntime } from "../agent/agent-runtime.ts";
 import { AccessPolicy } from "./access-policy.ts";
 import type { ChannelAdapter, InboundAction, InboundMessage } from "./channel-adapter.ts";
@@ -160,20 +160,13 @@ export class ChannelService {
     const row = this.ingress.add(message);
     if (!row) return; // a redelivery: already stored, already being handled
     if (this.#stopping) return; // stored: answered after the restart
-    // An owner's YES/NO to a customer's call asked in this DM.
+    // An owner's clear YES/NO to a customer's call asked in this DM (anything else is an ordinary message).
     const asOwner = this.people.isOwner(message.channel, message.sender)
       ? this.#deps.approvals.answerAsApprover(message.channel, this.people.ownerId(message.channel, message.sender), message.chat, message.text)
       : undefined;
     if (asOwner) {
-      const { record } = asOwner;
-      if (asOwner.kind === "unclear") {
-        const text = ownerApprovalPrompt(record, { again: true });
-        this.ingress.answered(row.id, text);
-        void this.#sendNotice(this.adapter(message.channel), message.chat, { type: "approval-requested", approval: record, text }).finally(() => this.ingress.finish(row.id, "done"));
-        return;
-      }
-      const customer = record.requesterName ?? record.requester;
-      const reply = record.status === "approved" ? `Approved — running ${record.tool} for ${customer}.` : `Refused — ${record.tool} will not run for ${customer}.`;
+      const customer = asOwner.requesterName ?? asOwner.requester;
+      const reply = asOwner.status === "approved" ? `Approved — running ${asOwner.tool} for ${customer}.` : `Refused — ${asOwner.tool} will not run for ${customer}.`;
       this.ingress.answered(row.id, reply);
       this.#enqueue({ ...row, status: "answered", reply }, true);
       return;

@@ -227,3 +227,24 @@ test("`faraday pairing approve … --owner` admits a person as an owner: they ge
   assert.equal(removed.status, 200);
   assert.deepEqual(removed.json.owners.map((owner: { sender: string }) => owner.sender), [OWNER]);
 });
+
+test("the owner's No button on Discord declines the customer's cancel: the customer's turn resumes with the refusal and nothing runs", async (t) => {
+  const { favcrm, model, telegram, discord, customerSaid, ownerSaw, shareContact } = await setup(t);
+  discord.pushMessage({ channelId: OWNER_DM, authorId: OWNER, content: "hi", dm: true });
+  await eventually(() => discord.sentMessages(OWNER_DM).some((message) => message.content === "ok"), 15_000, "the owner's reply");
+  await shareContact();
+  model.enqueue(
+    { toolCalls: [{ name: "favcrm__create_booking", arguments: { serviceId: "svc_seed", start: "2026-12-12T14:00:00.000Z", customer: { name: "Amy" } } }] },
+    (request) => ({ toolCalls: [{ name: "favcrm__cancel_booking", arguments: { bookingId: lastData(request).bookingId, idempotencyKey: "cancel-2" } }] }),
+    (request) => ({ text: `Cancel result: ${lastContent(request)}` }),
+  );
+  telegram.pushMessage({ chatId: CUSTOMER, fromId: CUSTOMER, firstName: "Amy", text: "book 12 Dec 14:00 then cancel it" });
+  await eventually(() => ownerSaw(/Customer Amy/) !== undefined, 20_000, "the owner asked on Discord");
+  const prompt = ownerSaw(/Customer Amy/)!;
+  const no = (prompt.components as Array<{ components: Array<{ label: string; custom_id: string }> }>)[0]!.components.find((button) => button.label === "No")!;
+  discord.pushInteraction({ channelId: OWNER_DM, userId: OWNER, customId: no.custom_id, messageId: prompt.id });
+  await eventually(() => customerSaid(/^Cancel result:/) !== undefined, 15_000, "the customer's turn resumed");
+  assert.match(customerSaid(/^Cancel result:/)!.text, /Declined by the business: they said no to favcrm__cancel_booking/);
+  assert.equal(favcrm.calls.filter((call) => call.tool === "cancel_booking").length, 0);
+  assert.ok(JSON.stringify(discord.interactionCallbacks()).includes("Cancelled"), "the owner's press acknowledged");
+});

@@ -135,14 +135,16 @@ export class ApprovalBroker {
   }
 
   /**
-   * A message from an owner in their DM that may answer the latest customer's call asked to them
-   * (same yes/no rules as `answerFromChat`). Undefined when nothing is waiting for this owner.
+   * A message from an owner in their DM that answers the latest customer's call asked to them:
+   * only a clear yes or no (see `parseApprovalAnswer`) decides it. Anything else is not an answer
+   * (undefined) and reaches the owner's own assistant as usual — the owner may be busy with it.
    */
-  answerAsApprover(channel: string, sender: string, chat: string, text: string): ChatAnswer | undefined {
+  answerAsApprover(channel: string, sender: string, chat: string, text: string): ApprovalRecord | undefined {
     if (this.#waiters.size === 0) return undefined;
     const latest = this.pending().filter((record) => record.approvers.some((approver) => approver.channel === channel && approver.sender === sender && approver.chat === chat)).at(-1);
-    if (!latest) return undefined;
-    return this.#answer(latest, `${channel}:${sender}`, text);
+    const answer = parseApprovalAnswer(text);
+    if (!latest || answer === undefined) return undefined;
+    return this.#settle(latest.id, answer === "yes" ? "approved" : "denied", `user:${channel}:${sender}`);
   }
 
   #answer(latest: ApprovalRecord, sender: string, text: string): ChatAnswer | undefined {
@@ -152,7 +154,7 @@ export class ApprovalBroker {
       this.#askedAgain.add(latest.id);
       return { kind: "unclear", record: latest };
     }
-    const record = this.#settle(latest.id, answer === "yes" ? "approved" : "denied", sender.startsWith("user:") ? sender : `user:${sender}`);
+    const record = this.#settle(latest.id, answer === "yes" ? "approved" : "denied", `user:${sender}`);
     return record ? { kind: "decided", record } : undefined;
   }
 

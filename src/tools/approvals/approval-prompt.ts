@@ -20,15 +20,15 @@ export function approvalPrompt(record: ApprovalRecord, options: { again?: boolea
 
 /**
  * What an owner is asked when a customer's turn needs a yes: who, on which channel, the tool,
- * why, the (masked) arguments. `again` after an answer that was neither yes nor no.
+ * why, the (masked) arguments.
  */
-export function ownerApprovalPrompt(record: ApprovalRecord, options: { again?: boolean } = {}): string {
+export function ownerApprovalPrompt(record: ApprovalRecord): string {
   const who = `${record.requesterName ?? record.requester} (${record.channel} ${record.requester})`;
   const entries = Object.entries(record.arguments);
   const args = entries.length === 0
     ? "  (no arguments)"
     : entries.map(([key, value]) => `  ${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`).join("\n");
-  const lead = options.again ? `I did not take that as an answer. Still waiting: customer ${who} wants ${record.tool} (${record.reason})` : `Customer ${who} wants ${record.tool} (${record.reason})`;
+  const lead = `Customer ${who} wants ${record.tool} (${record.reason})`;
   return `${lead}\n${args}\nReply YES to go ahead or NO to refuse (expires in ${approvalMinutes(record)} min).`;
 }
 
