@@ -309,10 +309,13 @@ export class AgentRuntime {
     const sender: VerifiedSender = typeof input.sender === "object"
       ? input.sender
       : { id: senderId(input), channel: input.channel, role: "owner" };
+    // Memory is per agent and memory_search reads every transcript: a customer gets it only
+    // when the agent's allowlist says so.
+    const deny = [...(agent.tools?.deny ?? []), ...(sender.role === "customer" && !agent.tools?.allow ? ["memory_*"] : [])];
     return {
       sender,
       ...(agent.tools?.allow ? { allow: agent.tools.allow } : {}),
-      ...(agent.tools?.deny ? { deny: agent.tools.deny } : {}),
+      ...(deny.length ? { deny } : {}),
       ...(agent.toolArgs ? { pins: agent.toolArgs } : {}),
       approvers: input.approvers ?? [],
     };

@@ -50,6 +50,17 @@ test("an owner is never routed to a customer agent; a customer without a binding
   assert.equal(runtime.resolveAgent({ channel: "web", chat: "web" }).id, "main", "no role: the token holder, the owner");
 });
 
+test("a customer on an agent without an allowlist gets the server's tools but not the memory tools (memory_search reads every transcript)", async (t) => {
+  const { model, runtime } = await setup(t, {});
+  await runtime.handle({ channel: "telegram", chat: "2002", sender: CUSTOMER, text: "hi" });
+  const offered = (model.requests.at(-1)!.body.tools as Array<{ name: string }>).map((tool) => tool.name);
+  assert.ok(offered.includes("favcrm__list_services"));
+  assert.deepEqual(offered.filter((name) => name.startsWith("memory_")), []);
+  await runtime.handle({ channel: "web", chat: "web", text: "hi" });
+  const ownerOffered = (model.requests.at(-1)!.body.tools as Array<{ name: string }>).map((tool) => tool.name);
+  assert.ok(ownerOffered.includes("memory_search"), "the owner keeps them");
+});
+
 test("toolAllowed: deny beats allow; no allow list allows everything else", () => {
   const sender = { ...CUSTOMER };
   const access: ToolAccess = { sender, allow: ["favcrm__list_*", "favcrm__create_booking"], deny: ["favcrm__list_invoices"] };
