@@ -47,6 +47,8 @@ export interface InboundChat {
   readonly onDelta?: (text: string) => void;
   /** Called when the gateway must tell the chat something mid-turn (an approval request). */
   readonly onNotice?: (notice: ToolNotice) => void;
+  /** Called when a pinned tool argument needs the sender's phone number and it is unknown. */
+  readonly onPhoneNeeded?: () => void;
 }
 
 /**
@@ -255,6 +257,7 @@ export class AgentRuntime {
     const context = {
       agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: senderId(input), access,
       ...(input.onNotice ? { notify: input.onNotice } : {}),
+      ...(input.onPhoneNeeded ? { askForPhone: input.onPhoneNeeded } : {}),
     };
     let compactedForError = false;
     let lastModel: string | null = null;

@@ -53,6 +53,8 @@ export interface ChannelHooks {
 export interface SendOptions {
   /** Inline buttons under the message (approval YES/NO). */
   readonly buttons?: ReadonlyArray<{ readonly label: string; readonly data: string }>;
+  /** Telegram: a one-time keyboard button with this label that shares the person's own phone number. */
+  readonly requestPhone?: string;
 }
 
 export interface ChannelAdapter {

@@ -299,11 +299,23 @@ export class ChannelService {
         ...(role === "customer" ? { approvers: this.people.ownerContacts() } : {}),
         text: message.text,
         onNotice: (notice) => void this.#sendNotice(adapter, message.chat, notice),
+        // Telegram gives a bot the phone number only when the person shares it: offer the button once per turn.
+        ...(adapter?.name === "telegram" && message.chatType === "dm" && !phone ? { onPhoneNeeded: this.#offerPhoneButton(adapter, message.chat) } : {}),
       });
       return result.reply || "(no reply)";
     } finally {
       clearInterval(typing);
     }
+  }
+
+  #offerPhoneButton(adapter: ChannelAdapter, chat: string): () => void {
+    let offered = false;
+    return () => {
+      if (offered) return;
+      offered = true;
+      void this.#sendWithRetry(adapter, chat, "To look up or book with your phone number, tap the button below to share it.", { requestPhone: "Share my phone number" })
+        .catch((error: unknown) => this.#deps.logger.error({ err: error }, "could not offer the share-phone button"));
+    };
   }
 
   async #sendNotice(adapter: ChannelAdapter | undefined, chat: string, notice: ToolNotice): Promise<void> {

@@ -46,7 +46,7 @@ const TEMPLATE = /\{sender\.(id|name|phone|channel)\}/g;
  * arguments (a copy), or a refusal sentence when a pin's value is unknown for this sender — the
  * call must then not run unpinned.
  */
-export function pinArguments(access: ToolAccess | undefined, name: string, args: Record<string, unknown>): { args: Record<string, unknown> } | { refusal: string } {
+export function pinArguments(access: ToolAccess | undefined, name: string, args: Record<string, unknown>): { args: Record<string, unknown> } | { refusal: string; missing: string } {
   if (!access?.pins) return { args };
   const pins = Object.entries(access.pins).filter(([pattern]) => pattern === name || matchesGlob(pattern, name)).flatMap(([, paths]) => Object.entries(paths));
   if (pins.length === 0) return { args };
@@ -61,8 +61,9 @@ export function pinArguments(access: ToolAccess | undefined, name: string, args:
     const missing = unknown[0];
     if (missing) {
       return {
+        missing,
         refusal: missing === "phone"
-          ? `${name} needs your phone number, and I don't have it on ${access.sender.channel}. Share it first (Telegram: the "share my phone number" button / send your contact), then ask again.`
+          ? `${name} needs the customer's phone number, and ${access.sender.channel} did not give it. ${access.sender.channel === "telegram" ? "They have been sent a button to share it; ask them to tap it, then" : "Ask them to"} try again.`
           : `${name} needs your ${missing}, which this channel did not give me, so I cannot run it for you.`,
       };
     }

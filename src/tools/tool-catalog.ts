@@ -49,7 +49,7 @@ export class ToolCatalog {
    * The allowlist and the pinned arguments, on the tool called and — through a proxy such as
    * FavCRM's `execute_tool` — on its target. Returns the arguments to judge and run, or a refusal.
    */
-  #applyAccess(name: string, args: Record<string, unknown>, access: ToolAccess | undefined): { args: Record<string, unknown> } | { refusal: string } {
+  #applyAccess(name: string, args: Record<string, unknown>, access: ToolAccess | undefined): { args: Record<string, unknown> } | { refusal: string; missing?: string } {
     if (!access) return { args };
     const notAvailable = (tool: string) => ({ refusal: `${tool} is not available in this chat.` });
     if (!toolAllowed(access, name)) return notAvailable(name);
@@ -109,7 +109,10 @@ export class ToolCatalog {
   async execute(name: string, requestedArgs: Record<string, unknown>, context: ToolCallContext, preApprovedBy?: string): Promise<ExecutedToolCall> {
     // Allowlist and pins first: the policy judges, and the server receives, the pinned arguments.
     const accessed = this.#applyAccess(name, requestedArgs, context.access);
-    if ("refusal" in accessed) return { name, arguments: requestedArgs, decision: "deny", isError: true, result: accessed.refusal };
+    if ("refusal" in accessed) {
+      if (accessed.missing === "phone") context.askForPhone?.();
+      return { name, arguments: requestedArgs, decision: "deny", isError: true, result: accessed.refusal };
+    }
     const args = accessed.args;
     const judged = this.judge(name, args);
     if (!judged) return { name, arguments: args, decision: "deny", isError: true, result: `There is no tool named ${name} (it may be on a server that is unavailable right now).` };

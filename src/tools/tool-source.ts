@@ -41,6 +41,8 @@ export interface ToolCallContext {
   readonly signal?: AbortSignal;
   /** Deliver a notice to the chat (web chat: an SSE event; channels: a message with buttons). */
   readonly notify?: (notice: ToolNotice) => void;
+  /** A pinned argument needs the sender's phone number, which is unknown: ask them for it (Telegram: a share button). */
+  readonly askForPhone?: () => void;
   /** The turn's allowlist, pinned arguments and verified sender (roles); absent: everything, as the owner. */
   readonly access?: ToolAccess;
 }

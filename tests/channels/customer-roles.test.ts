@@ -99,8 +99,11 @@ test("a customer's booking walk on Telegram: their own phone is pinned whatever 
   );
   telegram.pushMessage({ chatId: CUSTOMER, fromId: CUSTOMER, firstName: "Amy", text: "what are my bookings?" });
   await eventually(() => customerSaid(/^R1:/) !== undefined, 15_000, "the first reply");
-  assert.match(customerSaid(/^R1:/)!.text, /needs your phone number/);
+  assert.match(customerSaid(/^R1:/)!.text, /needs the customer's phone number/);
   assert.equal(calls("list_bookings").length, 0, "nothing reached FavCRM unpinned");
+  await eventually(() => customerSaid(/tap the button below to share it/) !== undefined, 10_000, "the share-phone button");
+  const offer = customerSaid(/tap the button below to share it/)!;
+  assert.deepEqual(offer.reply_markup.keyboard, [[{ text: "Share my phone number", request_contact: true }]]);
 
   await shareContact();
   const firstWalkRequest = model.requests.length;

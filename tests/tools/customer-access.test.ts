@@ -77,7 +77,7 @@ test("pinArguments overwrites dotted paths from the verified sender, leaves the 
   assert.deepEqual(requested, { serviceId: "s", customer: "someone else" });
   assert.deepEqual(pinArguments(access, "favcrm__list_services", { a: 1 }), { args: { a: 1 } });
   const noPhone = pinArguments({ ...access, sender: { id: "9", channel: "discord", role: "customer" } }, "favcrm__create_booking", {});
-  assert.ok("refusal" in noPhone && /needs your phone number/.test(noPhone.refusal));
+  assert.ok("refusal" in noPhone && /needs the customer's phone number/.test(noPhone.refusal) && noPhone.missing === "phone");
 });
 
 test("roles: without owners or customer agents everyone is the owner; once an owner exists everyone else is a customer; WhatsApp numbers compare normalised; config and database owners add up", async (t) => {

@@ -225,7 +225,9 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
           link_preview_options: { is_disabled: true },
           ...(sendOptions?.buttons?.length
             ? { reply_markup: { inline_keyboard: [sendOptions.buttons.map((button) => ({ text: button.label, callback_data: button.data }))] } }
-            : {}),
+            : sendOptions?.requestPhone
+              ? { reply_markup: { keyboard: [[{ text: sendOptions.requestPhone, request_contact: true }]], one_time_keyboard: true, resize_keyboard: true } }
+              : {}),
         });
         return String(message.message_id);
       } catch (error) {
