@@ -4,7 +4,7 @@ import { redactEnvValues, type FaradayConfig } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import { DISK_FULL_REPLY } from "../state/index.ts";
 import type { Logger } from "../logging/index.ts";
-import { approvalPrompt, type ApprovalBroker, type ExecutedToolCall, type ToolCatalog, type ToolNotice } from "../tools/index.ts";
+import { approvalPrompt, type ApprovalBroker, type ApproverContact, type ExecutedToolCall, type ToolAccess, type ToolCatalog, type ToolNotice, type VerifiedSender } from "../tools/index.ts";
 import { estimateTokens, planCompaction, renderForSummary } from "./context-window.ts";
 import type { AgentFiles } from "./memory/agent-files.ts";
 import type { ChatMessage, ModelResponse, ModelUsage } from "./models/model-client.ts";
@@ -12,8 +12,16 @@ import { createResilientModel, ModelError, ModelSlots, resolveModelCandidates } 
 import { SessionLanes } from "./sessions/session-lanes.ts";
 import type { SessionRecord, SessionStore } from "./sessions/session-store.ts";
 
+type AgentConfig = NonNullable<NonNullable<FaradayConfig["agents"]>["list"]>[number];
+
 /** An entry of `agents.list` (or the implicit `main`). */
-type AgentEntry = { readonly id: string; readonly model?: unknown; readonly instructions?: string; readonly name?: string };
+type AgentEntry = {
+  readonly id: string; readonly model?: unknown; readonly instructions?: string; readonly name?: string;
+  readonly role?: AgentConfig["role"]; readonly tools?: AgentConfig["tools"]; readonly toolArgs?: AgentConfig["toolArgs"];
+};
+
+/** The sender of a turn: a platform id (web chat, CLI: the token holder, an owner) or the verified person a channel vouches for. */
+export type TurnSender = string | VerifiedSender;
 
 export const DEFAULT_MAX_TOOL_ROUNDS = 8;
 export const DEFAULT_CONTEXT_TOKENS = 100_000;
@@ -28,12 +36,20 @@ export interface InboundChat {
   readonly agentId?: string;
   /** Continue this session (web chat); otherwise the chat's active session. */
   readonly sessionId?: string;
-  /** Who wrote it (platform user id; "web" for the web chat). Only they can approve its tool calls. */
-  readonly sender?: string;
+  /**
+   * Who wrote it: a platform user id ("web" for the web chat: the owner), or — from a channel —
+   * the verified sender with `role` ("owner" | "customer"), name and phone where known. A
+   * customer's tool calls are asked to the owners (`approvers`); only they can approve them.
+   */
+  readonly sender?: TurnSender;
+  /** Owners' DM chats a customer's confirm-level calls are asked in (channels fill it). */
+  readonly approvers?: readonly ApproverContact[];
   /** Called with each text fragment as the model streams. */
   readonly onDelta?: (text: string) => void;
   /** Called when the gateway must tell the chat something mid-turn (an approval request). */
   readonly onNotice?: (notice: ToolNotice) => void;
+  /** Called when a pinned tool argument needs the sender's phone number and it is unknown. */
+  readonly onPhoneNeeded?: () => void;
 }
 
 /**
@@ -124,8 +140,12 @@ export class AgentRuntime {
     return redactEnvValues(text, this.#deps.config.raw(), this.#deps.env);
   }
 
-  /** The agent for a chat: explicit id, else the first matching binding, else the default agent. */
-  resolveAgent(input: { agentId?: string; channel: string; account?: string; chat: string }): AgentEntry {
+  /**
+   * The agent for a chat: explicit id, else the first matching binding (its `match.role`, if any,
+   * must be the sender's role), else — for a customer — the first `role: "customer"` agent, else
+   * the default agent. An agent with `role: "customer"` never answers an owner.
+   */
+  resolveAgent(input: { agentId?: string; channel: string; account?: string; chat: string; role?: "owner" | "customer" }): AgentEntry {
     const config = this.#config();
     const list = config?.agents?.list ?? [];
     const find = (id: string): AgentEntry | undefined => list.find((agent) => agent.id === id) ?? (list.length === 0 && id === "main" ? { id: "main" } : undefined);
@@ -137,15 +157,21 @@ export class AgentRuntime {
       }
       return agent;
     }
-    const binding = config?.bindings?.find((candidate) =>
-      candidate.match.channel === input.channel &&
-      (candidate.match.account === undefined || candidate.match.account === input.account) &&
-      (candidate.match.chat === undefined || String(candidate.match.chat) === input.chat));
-    if (binding) {
-      const bound = find(binding.agentId);
-      if (bound) return bound;
+    const role = input.role ?? "owner";
+    const fits = (agent: AgentEntry | undefined): agent is AgentEntry => agent !== undefined && (role === "customer" || agent.role !== "customer");
+    for (const candidate of config?.bindings ?? []) {
+      const matches = candidate.match.channel === input.channel &&
+        (candidate.match.account === undefined || candidate.match.account === input.account) &&
+        (candidate.match.chat === undefined || String(candidate.match.chat) === input.chat) &&
+        (candidate.match.role === undefined || candidate.match.role === role);
+      const bound = matches ? find(candidate.agentId) : undefined;
+      if (fits(bound)) return bound;
     }
-    return list.find((agent) => agent.default) ?? list[0] ?? { id: "main" };
+    if (role === "customer") {
+      const customerAgent = list.find((agent) => agent.role === "customer");
+      if (customerAgent) return customerAgent;
+    }
+    return [list.find((agent) => agent.default), ...list].find(fits) ?? { id: "main" };
   }
 
   #sessionFor(agentId: string, input: Pick<InboundChat, "sessionId" | "channel" | "chat">): SessionRecord {
@@ -170,7 +196,7 @@ export class AgentRuntime {
    * returns the approval asked again. Otherwise undefined. Channels call this before queueing,
    * since the turn that asked is still holding the chat's place in line.
    */
-  answerApproval(input: { channel: string; chat: string; sender: string; text: string; account?: string }): ApprovalReply | undefined {
+  answerApproval(input: { channel: string; chat: string; sender: string; text: string; account?: string; role?: "owner" | "customer" }): ApprovalReply | undefined {
     if (!this.#deps.approvals?.pending().length) return undefined;
     const agent = this.resolveAgent(input);
     const session = this.#sessionFor(agent.id, input);
@@ -208,11 +234,11 @@ export class AgentRuntime {
   }
 
   async #handle(input: InboundChat): Promise<TurnResult> {
-    const agent = this.resolveAgent(input);
+    const agent = this.resolveAgent({ ...input, role: senderRole(input) });
     const session = this.#sessionFor(agent.id, input);
     // A YES/NO answering a pending approval is handled here, outside the lane: the turn that
     // asked is still running in it, waiting for exactly this answer.
-    const answered = this.#answerApproval(session.id, input.sender ?? input.chat, input.text);
+    const answered = this.#answerApproval(session.id, senderId(input), input.text);
     if (answered) {
       if (answered.askAgain) input.onNotice?.(answered.askAgain);
       return this.#commandReply(session, agent.id, answered.reply);
@@ -250,16 +276,18 @@ export class AgentRuntime {
     const maxRounds = config?.agents?.defaults?.maxToolRounds ?? DEFAULT_MAX_TOOL_ROUNDS;
     const contextTokens = config?.agents?.defaults?.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
     await this.#deps.beforeTurn?.();
+    const access = this.#access(agent, input);
     const context = {
-      agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: input.sender ?? input.chat,
+      agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: senderId(input), access,
       ...(input.onNotice ? { notify: input.onNotice } : {}),
+      ...(input.onPhoneNeeded ? { askForPhone: input.onPhoneNeeded } : {}),
     };
     let compactedForError = false;
     let lastModel: string | null = null;
 
     for (let round = 0; ; round++) {
       // Per round: tools find_tools found in the last round are offered in this one.
-      const toolDefinitions = tools.forModel(session.id, round);
+      const toolDefinitions = tools.forModel(session.id, round, access);
       const system = await this.#systemPrompt(agent, toolDefinitions.map((tool) => tool.name));
       const window = await this.#window(session.id, Math.max(1_000, contextTokens - estimateTokens(system) - 4_096), model.client);
       let response: ModelResponse;
@@ -302,6 +330,23 @@ export class AgentRuntime {
         return { sessionId: session.id, agentId: agent.id, reply, toolCalls: executed.map(publicCall), usage, model: lastModel };
       }
     }
+  }
+
+  /** What this turn may do with tools: the agent's allowlist and pins, the verified sender, the owners to ask. */
+  #access(agent: AgentEntry, input: InboundChat): ToolAccess {
+    const sender: VerifiedSender = typeof input.sender === "object"
+      ? input.sender
+      : { id: senderId(input), channel: input.channel, role: "owner" };
+    // Memory is per agent and memory_search reads every transcript: a customer gets it only
+    // when the agent's allowlist says so.
+    const deny = [...(agent.tools?.deny ?? []), ...(sender.role === "customer" && !agent.tools?.allow ? ["memory_*"] : [])];
+    return {
+      sender,
+      ...(agent.tools?.allow ? { allow: agent.tools.allow } : {}),
+      ...(deny.length ? { deny } : {}),
+      ...(agent.toolArgs ? { pins: agent.toolArgs } : {}),
+      approvers: input.approvers ?? [],
+    };
   }
 
   #commandReply(session: SessionRecord, agentId: string, reply: string): TurnResult {
@@ -402,6 +447,17 @@ function stripStored(message: ChatMessage & { seq?: number; createdAt?: string }
   if (message.role === "tool") return { role: "tool", toolCallId: message.toolCallId, name: message.name, content: message.content, ...(message.isError ? { isError: true } : {}) };
   if (message.role === "assistant") return { role: "assistant", content: message.content, ...(message.toolCalls?.length ? { toolCalls: message.toolCalls } : {}) };
   return { role: "user", content: message.content };
+}
+
+/** The platform id of the turn's sender (the chat when none is given). */
+function senderId(input: Pick<InboundChat, "sender" | "chat">): string {
+  if (input.sender === undefined) return input.chat;
+  return typeof input.sender === "string" ? input.sender : input.sender.id;
+}
+
+/** A plain id (web chat, CLI) is the token holder: the owner. */
+function senderRole(input: Pick<InboundChat, "sender">): "owner" | "customer" {
+  return typeof input.sender === "object" ? input.sender.role : "owner";
 }
 
 function publicCall(call: ExecutedToolCall) {

@@ -42,7 +42,11 @@ export class AccessPolicy {
     this.#database = database;
   }
 
-  decide(message: InboundMessage, config: ChannelConfig | undefined): AccessVerdict {
+  /**
+   * `owner`: the sender is one of the business's owners (config or database); an owner's DM is
+   * admitted under every policy but `disabled`, as if listed in allowFrom.
+   */
+  decide(message: InboundMessage, config: ChannelConfig | undefined, owner = false): AccessVerdict {
     const allowFrom = (config?.allowFrom ?? []).map(String);
     if (message.chatType === "group") {
       const policy = config?.groupPolicy ?? "allowlist";
@@ -59,7 +63,7 @@ export class AccessPolicy {
     const policy = config?.dmPolicy ?? "pairing";
     if (policy === "disabled") return { allow: false, reason: "direct messages disabled" };
     if (policy === "open") return { allow: true };
-    if (allowFrom.includes(message.sender)) return { allow: true };
+    if (owner || allowFrom.includes(message.sender)) return { allow: true };
     if (policy === "allowlist") return { allow: false, reason: "sender not in allowFrom" };
     if (this.isApproved(message.channel, message.sender)) return { allow: true };
     return this.#pairing(message);

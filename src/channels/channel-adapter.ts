@@ -20,6 +20,11 @@ export interface InboundMessage {
   readonly platformId: string;
   /** Group messages: the bot was @-mentioned, or the message replies to the bot. */
   readonly addressedToBot: boolean;
+  /**
+   * A phone number the platform vouches is the sender's own (Telegram: a contact whose user_id is
+   * the sender, as the "share my phone number" button sends it), E.164. Stored, not sent to the model.
+   */
+  readonly sharedPhone?: string;
 }
 
 /** A button press (Telegram callback query, Discord component). */
@@ -48,6 +53,8 @@ export interface ChannelHooks {
 export interface SendOptions {
   /** Inline buttons under the message (approval YES/NO). */
   readonly buttons?: ReadonlyArray<{ readonly label: string; readonly data: string }>;
+  /** Telegram: a one-time keyboard button with this label that shares the person's own phone number. */
+  readonly requestPhone?: string;
 }
 
 export interface ChannelAdapter {

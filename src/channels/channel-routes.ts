@@ -66,17 +66,42 @@ export function channelRoutes(control: ChannelControl) {
     app.get("/api/pairing", async () => ({
       pending: channels()?.access.pending() ?? [],
       allowed: channels()?.access.allowed() ?? [],
+      owners: channels()?.people.owners() ?? [],
     }));
+
+    // Owners set here are stored in the database, in addition to the config's owners; a config
+    // owner cannot be removed here (edit the config).
+    app.post("/api/owners", async (request, reply) => {
+      const body = request.body as { channel?: unknown; sender?: unknown; name?: unknown; owner?: unknown } | undefined;
+      if (typeof body?.channel !== "string" || !isChannelName(body.channel) || typeof body.sender !== "string" || body.sender.trim() === "" || (body.owner !== undefined && typeof body.owner !== "boolean")) {
+        return sendError(reply, 400, "BAD_REQUEST", 'send {"channel": "telegram", "sender": "123456", "owner": true} (owner false removes an owner added here)');
+      }
+      const service = channels();
+      if (!service) return unavailable(reply);
+      const sender = body.sender.trim();
+      if (body.owner === false) {
+        if (!service.people.removeOwner(body.channel, sender)) {
+          const fromConfig = service.people.owners().some((owner) => owner.channel === body.channel && owner.sender === service.people.ownerId(body.channel as string, sender) && owner.source === "config");
+          return sendError(reply, fromConfig ? 409 : 404, "OWNER_NOT_FOUND", fromConfig
+            ? `${sender} is an owner in the config (owners / channels.${body.channel}.owners); remove them there`
+            : `${sender} is not an owner on ${body.channel}`);
+        }
+        return { owners: service.people.owners() };
+      }
+      service.people.addOwner(body.channel, sender, typeof body.name === "string" ? body.name : null, "api");
+      return { owners: service.people.owners() };
+    });
 
     for (const action of ["approve", "deny"] as const) {
       app.post(`/api/pairing/${action}`, async (request, reply) => {
-        const body = request.body as { channel?: unknown; code?: unknown } | undefined;
-        if (typeof body?.channel !== "string" || typeof body.code !== "string") {
-          return sendError(reply, 400, "BAD_REQUEST", 'send {"channel": "telegram", "code": "ABCD2345"}');
+        const body = request.body as { channel?: unknown; code?: unknown; owner?: unknown } | undefined;
+        if (typeof body?.channel !== "string" || typeof body.code !== "string" || (body.owner !== undefined && typeof body.owner !== "boolean")) {
+          return sendError(reply, 400, "BAD_REQUEST", 'send {"channel": "telegram", "code": "ABCD2345"} (approve also takes "owner": true)');
         }
         const service = channels();
         const request_ = action === "approve" ? service?.access.approve(body.channel, body.code, "api") : service?.access.deny(body.channel, body.code);
         if (!service || !request_) return sendError(reply, 404, "PAIRING_NOT_FOUND", `no pending pairing code ${body.code} on ${body.channel} (codes expire after 1 hour); \`faraday pairing list\` shows them`);
+        if (action === "approve" && body.owner === true) service.people.addOwner(request_.channel, request_.sender, request_.senderName, "api");
         if (action === "approve") await service.notifyApproved(request_.channel, request_.chat);
         return { [action === "approve" ? "approved" : "denied"]: request_ };
       });

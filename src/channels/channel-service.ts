@@ -10,6 +10,7 @@ import { AccessPolicy } from "./access-policy.ts";
 import type { ChannelAdapter, InboundAction, InboundMessage } from "./channel-adapter.ts";
 import { ChannelSupervisor, type SupervisorOptions } from "./channel-supervisor.ts";
 import { IngressStore, type IngressRow } from "./ingress-store.ts";
+import { PeopleDirectory } from "./people-directory.ts";
 import { splitMessage } from "./split-message.ts";
 
 const TYPING_REFRESH_MS = 4_000;
@@ -62,6 +63,8 @@ export class ChannelService {
   readonly #deps: ChannelServiceDeps;
   readonly ingress: IngressStore;
   readonly access: AccessPolicy;
+  /** Owners, their DM chats, shared phone numbers: who is a customer and who answers for them. */
+  readonly people: PeopleDirectory;
   readonly #supervisors = new Map<string, ChannelSupervisor>();
   readonly #chains = new Map<string, Promise<unknown>>();
   readonly #pruneTimer: NodeJS.Timeout;
@@ -89,6 +92,7 @@ export class ChannelService {
     };
     prune();
     this.#pruneTimer = setInterval(prune, 86_400_000);
+    this.people = new PeopleDirectory(deps.database, deps.config);
     this.#pruneTimer.unref();
   }
 
@@ -176,8 +180,21 @@ export class ChannelService {
     }
     if (!row) return; // a redelivery: already stored, already being handled
     if (this.#stopping) return; // stored: answered after the restart
+    // An owner's clear YES/NO to a customer's call asked in this DM (anything else is an ordinary message).
+    const asOwner = this.people.isOwner(message.channel, message.sender)
+      ? this.#deps.approvals.answerAsApprover(message.channel, this.people.ownerId(message.channel, message.sender), message.chat, message.text)
+      : undefined;
+    if (asOwner) {
+      const customer = asOwner.requesterName ?? asOwner.requester;
+      const reply = asOwner.status === "approved" ? `Approved — running ${asOwner.tool} for ${customer}.` : `Refused — ${asOwner.tool} will not run for ${customer}.`;
+      this.ingress.answered(row.id, reply);
+      this.#enqueue({ ...row, status: "answered", reply }, true);
+      return;
+    }
     // A YES/NO answering this sender's pending approval must not queue behind the paused turn.
-    const answered = this.#deps.runtime.answerApproval({ channel: message.channel, chat: message.chat, sender: message.sender, text: message.text });
+    const answered = this.#deps.runtime.answerApproval({
+      channel: message.channel, chat: message.chat, sender: message.sender, text: message.text, role: this.people.role(message.channel, message.sender),
+    });
     if (answered?.askAgain) {
       // Neither yes nor no: the approval is shown again, with its buttons.
       this.ingress.answered(row.id, answered.reply);
@@ -287,7 +304,7 @@ export class ChannelService {
     const adapter = this.adapter(message.channel);
     let reply = row.reply;
     if (row.status === "pending") {
-      const verdict = this.access.decide(message, this.#channelConfig(message.channel));
+      const verdict = this.access.decide(message, this.#channelConfig(message.channel), this.people.isOwner(message.channel, message.sender));
       if (!verdict.allow) {
         this.#deps.logger.info({ channel: message.channel, chat: message.chat, reason: verdict.reason }, "message not for the agent");
         if (!verdict.reply) {
@@ -295,7 +312,13 @@ export class ChannelService {
           return;
         }
         reply = verdict.reply;
+      } else if (message.sharedPhone) {
+        this.people.setPhone(message.channel, message.sender, message.sharedPhone);
+        reply = `Thanks — I'll use ${message.sharedPhone} as your phone number for bookings.`;
       } else {
+        if (message.chatType === "dm" && this.people.isOwner(message.channel, message.sender)) {
+          this.people.recordDmChat(message.channel, message.sender, message.chat);
+        }
         const answer = await this.#answer(message, adapter);
         if (answer.errorCode === "DISK_FULL") {
           // Nothing of the turn could be saved: say so (once per chat) and answer it properly
@@ -320,14 +343,23 @@ export class ChannelService {
       refresh();
       typing = setInterval(refresh, TYPING_REFRESH_MS);
     }
+    const role = this.people.role(message.channel, message.sender);
+    const phone = this.people.phone(message.channel, message.sender);
     try {
       const result = await this.#deps.runtime.handle({
         channel: message.channel,
         account: message.account,
         chat: message.chat,
-        sender: message.sender,
+        sender: {
+          id: message.sender, channel: message.channel, role,
+          ...(message.senderName ? { name: message.senderName } : {}),
+          ...(phone ? { phone } : {}),
+        },
+        ...(role === "customer" ? { approvers: this.people.ownerContacts() } : {}),
         text: message.text,
         onNotice: (notice) => void this.#sendNotice(adapter, message.chat, notice),
+        // Telegram gives a bot the phone number only when the person shares it: offer the button once per turn.
+        ...(adapter?.name === "telegram" && message.chatType === "dm" && !phone ? { onPhoneNeeded: this.#offerPhoneButton(adapter, message.chat) } : {}),
       });
       return { reply: result.reply || "(no reply)", ...(result.errorCode ? { errorCode: result.errorCode } : {}) };
     } finally {
@@ -335,12 +367,35 @@ export class ChannelService {
     }
   }
 
+  #offerPhoneButton(adapter: ChannelAdapter, chat: string): () => void {
+    let offered = false;
+    return () => {
+      if (offered) return;
+      offered = true;
+      void this.#sendWithRetry(adapter, chat, "To look up or book with your phone number, tap the button below to share it.", { requestPhone: "Share my phone number" })
+        .catch((error: unknown) => this.#deps.logger.error({ err: error }, "could not offer the share-phone button"));
+    };
+  }
+
   async #sendNotice(adapter: ChannelAdapter | undefined, chat: string, notice: ToolNotice): Promise<void> {
-    if (!adapter) return;
     const id = notice.approval.id;
-    await this.#sendWithRetry(adapter, chat, notice.text, {
-      buttons: [{ label: "Yes, go ahead", data: `approval:yes:${id}` }, { label: "No", data: `approval:no:${id}` }],
-    }).catch((error: unknown) => this.#deps.logger.error({ err: error }, "could not send the approval prompt"));
+    const buttons = { buttons: [{ label: "Yes, go ahead", data: `approval:yes:${id}` }, { label: "No", data: `approval:no:${id}` }] };
+    if (notice.owners) {
+      // A customer's call: the customer is told to wait (no buttons); each owner is asked in their DM.
+      const sends: Array<Promise<void>> = notice.owners.approvers.map(async (approver) => {
+        const ownerAdapter = this.adapter(approver.channel);
+        if (!ownerAdapter) throw new Error(`channel ${approver.channel} is not running`);
+        await this.#sendWithRetry(ownerAdapter, approver.chat, notice.owners!.text, buttons);
+      });
+      if (adapter) sends.push(this.#sendWithRetry(adapter, chat, notice.text).then(() => {}));
+      for (const result of await Promise.allSettled(sends)) {
+        if (result.status === "rejected") this.#deps.logger.error({ err: result.reason }, "could not send the approval prompt to an owner or the waiting notice");
+      }
+      return;
+    }
+    if (!adapter) return;
+    await this.#sendWithRetry(adapter, chat, notice.text, buttons)
+      .catch((error: unknown) => this.#deps.logger.error({ err: error }, "could not send the approval prompt"));
   }
 
   async #action(action: InboundAction): Promise<void> {
@@ -348,8 +403,11 @@ export class ChannelService {
     if (!match) return action.acknowledge();
     const record = this.#deps.approvals.get(match[2]!);
     if (!record || record.status !== "pending") return action.acknowledge("This request is no longer waiting.");
-    if (record.requester !== action.sender || record.channel !== action.channel) return action.acknowledge("Only the person who asked can answer this.");
-    this.#deps.approvals.decide(record.id, match[1] === "yes", `user:${action.sender}`);
+    const approverId = this.people.ownerId(action.channel, action.sender);
+    if (!this.#deps.approvals.mayDecide(record, action.channel, record.approvers.length ? approverId : action.sender)) {
+      return action.acknowledge(record.approvers.length ? "Only the business can answer this." : "Only the person who asked can answer this.");
+    }
+    this.#deps.approvals.decide(record.id, match[1] === "yes", record.approvers.length ? `user:${action.channel}:${approverId}` : `user:${action.sender}`);
     await action.acknowledge(match[1] === "yes" ? "Approved" : "Cancelled");
   }
 

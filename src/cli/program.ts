@@ -138,10 +138,11 @@ export function buildProgram(): Command {
   pairing
     .command("approve <channel> <code>")
     .description("admit the person behind a pairing code; they are told")
+    .option("--owner", "make them an owner too: the full agent, and they approve customers' requests")
     .option("--json", "print JSON")
     .addOption(urlOption())
     .addOption(stateDirOption())
-    .action(async (channel: string, code: string, options: { json?: boolean; url?: string; stateDir?: string }) => {
+    .action(async (channel: string, code: string, options: { owner?: boolean; json?: boolean; url?: string; stateDir?: string }) => {
       await exitWith(async () => (await import("./pairing-command.ts")).runPairingApprove(channel, code, options))(options);
     });
 

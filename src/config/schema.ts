@@ -46,6 +46,7 @@ const channelCommon = {
     enabled: z.boolean().meta(doc("Answer in this group at all.", true)).optional(),
   }))]).meta(doc("Allowed group ids, or per-group settings keyed by id.", ["-1001234567890"], { "-1001234567890": { requireMention: true } })).optional(),
   requireMention: z.boolean().meta(doc("In groups, answer only when the bot is mentioned or replied to.", true)).optional(),
+  owners: z.array(allowEntry).meta(doc("The business owner(s) on this channel: Telegram/Discord user ids, WhatsApp E.164 numbers. Owners get the full agent and answer customers' approvals; everyone else admitted is a customer.", ["123456789"], ["+85291234567"])).optional(),
 };
 
 const telegram = z.strictObject({
@@ -100,12 +101,23 @@ const mcpServer = z.strictObject({
 
 const agentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "expected letters, digits, - or _ (max 64)");
 
+const role = z.enum(["owner", "customer"]);
+
 const agent = z.strictObject({
   id: agentId.meta(doc("Unique id; also the folder agents/<id>/ for MEMORY.md and AGENTS.md.", "main")),
   default: z.boolean().meta(doc("The agent that answers when no binding matches (one agent only).", true)).optional(),
   name: z.string().meta(doc("Display name.", "Front desk")).optional(),
   model: modelRef.optional(),
   instructions: z.string().meta(doc("System prompt for this agent (agents/<id>/AGENTS.md is added to it).", "You are the front desk of a hair salon. Be brief.")).optional(),
+  role: role.meta(doc("customer: this agent answers customers (everyone admitted who is not an owner) and is never used for an owner; owner (default): the full agent.", "customer")).optional(),
+  tools: z.strictObject({
+    allow: z.array(z.string().min(1)).meta(doc("Only tools matching one of these (server__tool, * wildcards) reach the model or run; absent: all.", ["favcrm__list_services", "favcrm__get_available_slots", "favcrm__create_booking", "favcrm__list_bookings"])).optional(),
+    deny: z.array(z.string().min(1)).meta(doc("Never these tools, even when allowed.", ["favcrm__cancel_*", "memory_*"])).optional(),
+  }).meta(doc("Which tools this agent sees and may call (checked on every call, also through execute_tool).", { allow: ["favcrm__list_*", "favcrm__create_booking"] })).optional(),
+  toolArgs: z.record(z.string(), z.record(z.string(), z.string())).meta(doc(
+    "Arguments the gateway pins before the policy and the call, by tool then dotted path; values are templates over the verified sender: {sender.phone}, {sender.id}, {sender.name}, {sender.channel}. A pin this sender has no value for refuses the call.",
+    { "favcrm__list_bookings": { "customer.phone": "{sender.phone}" }, "favcrm__create_booking": { "customer.phone": "{sender.phone}", "customer.name": "{sender.name}" } },
+  )).optional(),
 }).meta(doc("One agent.", { id: "main", default: true }));
 
 export const configSchema = z
@@ -140,8 +152,17 @@ export const configSchema = z
         channel: z.string().min(1).meta(doc("telegram, discord, whatsapp or web.", "telegram")),
         account: z.string().meta(doc("Bot account, when a channel has several.", "default")).optional(),
         chat: z.union([z.string(), z.number()]).meta(doc("Chat or group id.", "-1001234567890")).optional(),
+        role: role.meta(doc("Only senders with this verified role: owner (in owners) or customer (everyone else admitted).", "customer")).optional(),
       }).meta(doc("Which chats.", { channel: "telegram" })),
     }).meta(doc("Route matching chats to an agent.", { agentId: "support", match: { channel: "telegram" } }))).meta(doc("Which agent answers which chats (the default agent answers the rest).", [{ agentId: "support", match: { channel: "telegram" } }])).optional(),
+    owners: z.array(z.strictObject({
+      channel: z.string().min(1).meta(doc("telegram, discord or whatsapp.", "whatsapp")),
+      id: allowEntry.meta(doc("The owner's user id (Telegram, Discord) or E.164 number (WhatsApp).", "+85291234567")),
+      name: z.string().meta(doc("How approvals and the People page name them.", "Amy (owner)")).optional(),
+    }).meta(doc("One owner on one channel.", { channel: "telegram", id: "123456789" }))).meta(doc(
+      "Business owners across channels (added to channels.<name>.owners and to owners set with `faraday pairing approve --owner` or the People page). Owners get the full agent and approve customers' tool calls.",
+      [{ channel: "telegram", id: "123456789" }, { channel: "whatsapp", id: "+85291234567" }],
+    )).optional(),
     session: z.strictObject({
       dmScope: z.enum(["per-peer", "main"]).meta(doc("per-peer: one session per person and chat; main: one shared session for a person's DMs.", "per-peer")).optional(),
     }).meta(doc("How conversations map to sessions.", { dmScope: "per-peer" })).optional(),

@@ -208,4 +208,28 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: "owners set from the CLI or dashboard, owners' DM chats, shared phone numbers, approvals asked to owners",
+    sql: `
+      CREATE TABLE owners (
+        channel TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        sender_name TEXT,
+        added_at TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        PRIMARY KEY (channel, sender)
+      );
+      CREATE TABLE person_contacts (
+        channel TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        dm_chat TEXT,
+        phone TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (channel, sender)
+      );
+      ALTER TABLE approvals ADD COLUMN approvers TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE approvals ADD COLUMN requester_name TEXT;
+    `,
+  },
 ];

@@ -1,7 +1,9 @@
 import { maskSecrets, type FaradayConfig } from "../config/index.ts";
 import type { ApprovalBroker } from "./approvals/approval-broker.ts";
-import { approvalMinutes, approvalPrompt } from "./approvals/approval-prompt.ts";
+import { approvalMinutes, approvalPrompt, customerWaitingText, ownerApprovalPrompt } from "./approvals/approval-prompt.ts";
 import type { ToolAudit } from "./approvals/tool-audit.ts";
+import { pinArguments, toolAllowed, type ToolAccess } from "./tool-access.ts";
+import { modelToolName } from "./tool-naming.ts";
 import { decideToolCall, type PolicyVerdict } from "./tool-policy.ts";
 import { createFindToolsSource, FIND_TOOLS_NAME } from "./find-tools.ts";
 import type { ToolIndex } from "./tool-index.ts";
@@ -58,9 +60,13 @@ export class ToolCatalog {
     return this.#finder ? [this.#finder, ...sources] : sources;
   }
 
-  /** Every tool (with `find_tools` when working sets are on): for the API, the CLI, the policy. */
-  list(): ToolDescriptor[] {
-    return this.#sources().flatMap((source) => source.list());
+  /**
+   * Every tool (with `find_tools` when working sets are on): for the API, the CLI, the policy —
+   * or those a turn's allowlist (`agents.list[].tools`) lets the model see.
+   */
+  list(access?: ToolAccess): ToolDescriptor[] {
+    const tools = this.#sources().flatMap((source) => source.list());
+    return access ? tools.filter((tool) => toolAllowed(access, tool.name)) : tools;
   }
 
   /**
@@ -68,11 +74,41 @@ export class ToolCatalog {
    * (or no working sets are configured), else the session's working set with `find_tools`.
    * Round 0 starts a new turn, which is when unused tools decay.
    */
-  forModel(sessionId: string, round: number): ToolDescriptor[] {
-    const catalog = this.#options.sources().flatMap((source) => source.list());
+  forModel(sessionId: string, round: number, access?: ToolAccess): ToolDescriptor[] {
+    const all = this.#options.sources().flatMap((source) => source.list());
+    // A customer agent's allowlist applies before the working set: what it may not call is never offered.
+    const catalog = access ? all.filter((tool) => toolAllowed(access, tool.name)) : all;
     if (!this.workingSets || !this.#finder) return catalog;
+    // An allowlist without find_tools is the agent's whole working set (never past a provider's 128).
+    if (access && !toolAllowed(access, FIND_TOOLS_NAME)) return catalog.slice(0, 128);
     if (round === 0) this.workingSets.beginTurn(sessionId);
     return this.workingSets.select(sessionId, catalog, this.#finder.list()[0]!);
+  }
+
+  /**
+   * The allowlist and the pinned arguments, on the tool called and — through a proxy such as
+   * FavCRM's `execute_tool` — on its target. Returns the arguments to judge and run, or a refusal.
+   */
+  #applyAccess(name: string, args: Record<string, unknown>, access: ToolAccess | undefined): { args: Record<string, unknown> } | { refusal: string; missing?: string } {
+    if (!access) return { args };
+    const notAvailable = (tool: string) => ({ refusal: `${tool} is not available in this chat.` });
+    if (!toolAllowed(access, name)) return notAvailable(name);
+    const own = pinArguments(access, name, args);
+    if ("refusal" in own) return own;
+    for (const source of this.#options.sources()) {
+      const tool = source.list().find((candidate) => candidate.name === name);
+      if (!tool) continue;
+      if ((tool.serverToolName ?? tool.name) !== "execute_tool") return own;
+      const target = typeof own.args.toolName === "string" ? own.args.toolName : typeof own.args.tool === "string" ? own.args.tool : undefined;
+      if (target === undefined) return own;
+      const targetName = modelToolName(source.name, target);
+      if (!toolAllowed(access, targetName)) return notAvailable(targetName);
+      const key = own.args.arguments !== undefined || own.args.args === undefined ? "arguments" : "args";
+      const inner = pinArguments(access, targetName, (own.args[key] ?? {}) as Record<string, unknown>);
+      if ("refusal" in inner) return inner;
+      return { args: { ...own.args, [key]: inner.args } };
+    }
+    return own;
   }
 
   /** Sources that are down right now, for the system prompt ("the model is told"). */
@@ -110,7 +146,14 @@ export class ToolCatalog {
    * Run one call through the policy. `preApprovedBy` (the CLI's --yes) stands in for the
    * in-chat yes of a confirm-level call; it never overrides deny.
    */
-  async execute(name: string, args: Record<string, unknown>, context: ToolCallContext, preApprovedBy?: string): Promise<ExecutedToolCall> {
+  async execute(name: string, requestedArgs: Record<string, unknown>, context: ToolCallContext, preApprovedBy?: string): Promise<ExecutedToolCall> {
+    // Allowlist and pins first: the policy judges, and the server receives, the pinned arguments.
+    const accessed = this.#applyAccess(name, requestedArgs, context.access);
+    if ("refusal" in accessed) {
+      if (accessed.missing === "phone") context.askForPhone?.();
+      return { name, arguments: requestedArgs, decision: "deny", isError: true, result: accessed.refusal };
+    }
+    const args = accessed.args;
     const judged = this.judge(name, args);
     if (!judged) return { name, arguments: args, decision: "deny", isError: true, result: `There is no tool named ${name} (it may be on a server that is unavailable right now).` };
     const { source, tool, verdict } = judged;
@@ -138,20 +181,34 @@ export class ToolCatalog {
         audit("declined", null, 0, "no way to ask for approval");
         return { name, arguments: args, decision: "confirm", isError: true, result: `${name} needs the user's approval, and this channel cannot ask for it.` };
       } else {
+        // A customer never approves: the owners are asked in their own chats, or nobody can.
+        const customer = context.access?.sender.role === "customer";
+        const approvers = customer ? context.access?.approvers ?? [] : [];
+        if (customer && approvers.length === 0) {
+          audit("declined", null, 0, "a customer's call and no owner to ask");
+          return {
+            name, arguments: args, decision: "confirm", isError: true,
+            result: `${name} needs the business to confirm it, and no owner is set up to confirm requests from this chat, so it cannot be done here. Tell the customer to contact the business directly; do not retry.`,
+          };
+        }
         const { record, outcome } = this.#options.approvals.request({
           sessionId: context.sessionId, agentId: context.agentId, channel: context.channel, chat: context.chat,
           requester: context.sender, tool: name, arguments: masked, reason: verdict.reason,
+          ...(customer ? { approvers, requesterName: context.access?.sender.name ?? null } : {}),
         });
         const minutes = approvalMinutes(record);
-        context.notify?.({ type: "approval-requested", approval: record, text: approvalPrompt(record) });
+        context.notify?.(customer
+          ? { type: "approval-requested", approval: record, text: customerWaitingText(record), owners: { text: ownerApprovalPrompt(record), approvers } }
+          : { type: "approval-requested", approval: record, text: approvalPrompt(record) });
         const decided = await outcome;
+        const who = customer ? "the business" : "the user";
         if (decided.status !== "approved") {
           audit(decided.status === "expired" ? "expired" : "declined", decided.decidedBy, 0);
           return {
             name, arguments: args, decision: "confirm", isError: true,
             result: decided.status === "expired"
-              ? `Declined by the user: nobody approved ${name} within ${minutes} minutes. Do not retry unless the user asks.`
-              : `Declined by the user: they said no to ${name}. Do not retry unless the user asks.`,
+              ? `Declined by ${who}: nobody approved ${name} within ${minutes} minutes. Do not retry unless the user asks.`
+              : `Declined by ${who}: they said no to ${name}. Do not retry unless the user asks.`,
           };
         }
         approvedBy = decided.decidedBy;

@@ -1,5 +1,6 @@
 import type { ToolDefinition } from "../agent/models/model-client.ts";
 import type { ApprovalRecord } from "./approvals/approval-broker.ts";
+import type { ApproverContact, ToolAccess } from "./tool-access.ts";
 
 /** MCP's tool annotations (hints). Absent destructive/open-world hints mean true (MCP spec). */
 export interface ToolAnnotations {
@@ -22,6 +23,11 @@ export interface ToolNotice {
   readonly approval: ApprovalRecord;
   /** Ready-to-send text: the tool, its masked arguments, "reply YES … or NO …". */
   readonly text: string;
+  /**
+   * A customer's call: `text` only tells the customer the business is asked (no buttons); this
+   * prompt (with the customer's name and the buttons) goes to each owner's DM chat.
+   */
+  readonly owners?: { readonly text: string; readonly approvers: readonly ApproverContact[] };
 }
 
 /** Who is calling: lets tools scope their effect and approvals ask the right person in the right chat. */
@@ -35,6 +41,10 @@ export interface ToolCallContext {
   readonly signal?: AbortSignal;
   /** Deliver a notice to the chat (web chat: an SSE event; channels: a message with buttons). */
   readonly notify?: (notice: ToolNotice) => void;
+  /** A pinned argument needs the sender's phone number, which is unknown: ask them for it (Telegram: a share button). */
+  readonly askForPhone?: () => void;
+  /** The turn's allowlist, pinned arguments and verified sender (roles); absent: everything, as the owner. */
+  readonly access?: ToolAccess;
 }
 
 export interface ToolResult {

@@ -199,6 +199,25 @@ test("approving a pairing request on People admits the person, and Telegram tell
   await eventually(() => telegram.sent(2002).some((message) => message.text === "You said: now?"), 10_000, "an answer to the admitted person");
 });
 
+test("People makes an admitted person an owner and removes them again", async (t) => {
+  const { gateway, telegram, page } = await setup(t);
+  await signIn(page, gateway.url);
+  telegram.pushMessage({ chatId: 2003, fromId: 2003, text: "hello?", firstName: "Olive" });
+  await eventually(() => telegram.sent(2003).length === 1, 10_000, "the pairing reply");
+  const code = /[A-HJ-NP-Z2-9]{8}/.exec(telegram.sent(2003)[0]!.text)![0];
+  await go(page, "people", "People");
+  await page.locator(`[data-pairing="${code}"]`).getByRole("button", { name: /as an owner$/ }).click();
+  await page.getByRole("status").filter({ hasText: "as an owner" }).waitFor();
+  const owner = page.locator('[data-owner="telegram:2003"]');
+  await owner.getByText("set here").waitFor();
+  assert.deepEqual((await api(gateway.url, "/api/pairing", { token: TOKEN })).json.owners.map((entry: { sender: string }) => entry.sender), ["2003"]);
+  await shoot(page, "people-owner");
+  await owner.getByRole("button", { name: /^Remove 2003 as owner/ }).click();
+  await page.locator('[data-owner="telegram:2003"]').waitFor({ state: "detached" });
+  await page.locator('[data-allowed="2003"]').getByRole("button", { name: /^Make Olive/ }).waitFor();
+  assert.deepEqual((await api(gateway.url, "/api/pairing", { token: TOKEN })).json.owners, []);
+});
+
 test("approving a pending tool call on Approvals runs the tool, and only then", async (t) => {
   const { gateway, model, favcrm, page } = await setup(t);
   await signIn(page, gateway.url);

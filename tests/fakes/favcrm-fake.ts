@@ -17,6 +17,11 @@
  * reaches a different server and changes nothing; the fake instead aborts a running tool when
  * its HTTP response closes (client abort, `close()`, `setDown(true)`).
  *
+ * Argument shapes follow what FavCRM documents (the notes in mcp-and-models.md and issue 18):
+ * `create_booking {serviceId, start, customer: {name, email, phone}, idempotencyKey}` and
+ * `list_bookings {status?, customer?: {phone?, email?}}` (a customer filter); the fake's older
+ * `create_booking {slot, customerName, customerPhone}` spelling is still accepted.
+ *
  * Two tools are the fake's own, not FavCRM's: `slow_report` (timeouts) and `large_export`
  * (a result as large as asked, for the gateway's result cap).
  *
@@ -96,6 +101,8 @@ type Booking = {
   slot: string;
   customerName: string;
   customerPhone?: string;
+  customerEmail?: string;
+  idempotencyKey?: string;
   status: "pending" | "confirmed" | "completed" | "no_show" | "cancelled";
   cancellationKey?: string;
 };
@@ -394,21 +401,35 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
     }),
     defineTool({
       name: "create_booking",
-      description: "Book a customer into a free slot; the booking starts pending.",
+      description: "Book a customer into a free slot; the booking starts pending. Repeating the same idempotencyKey returns the same booking.",
       annotations: write,
+      // FavCRM's documented shape is {serviceId, start, customer: {name, email, phone}, idempotencyKey};
+      // `slot`, `customerName` and `customerPhone` are this fake's older spelling, still accepted.
       input: {
         serviceId: z.string(),
-        slot: z.string(),
-        customerName: z.string().min(1),
+        start: z.string().optional(),
+        customer: z.object({ name: z.string().min(1).optional(), email: z.string().optional(), phone: z.string().optional() }).optional(),
+        idempotencyKey: z.string().min(1).optional(),
+        slot: z.string().optional(),
+        customerName: z.string().min(1).optional(),
         customerPhone: z.string().optional(),
       },
-      run: ({ serviceId, slot, customerName, customerPhone }) => {
+      run: ({ serviceId, start, customer, idempotencyKey, slot: legacySlot, customerName: legacyName, customerPhone: legacyPhone }) => {
+        const slot = start ?? legacySlot;
+        const customerName = customer?.name ?? legacyName;
+        const customerPhone = customer?.phone ?? legacyPhone;
+        if (slot === undefined) return failure("Invalid arguments for create_booking: start is required (ISO 8601 from get_available_slots)");
+        if (customerName === undefined) return failure("Invalid arguments for create_booking: customer.name is required");
+        const repeated = idempotencyKey === undefined ? undefined : [...bookings.values()].find((booking) => booking.idempotencyKey === idempotencyKey);
+        if (repeated) return success({ bookingId: repeated.bookingId, status: repeated.status }, `Booking ${repeated.bookingId} already created`);
         if (!services.has(serviceId)) return failure(`Service ${serviceId} not found: call list_services`);
         if (!freeSlots(serviceId, slot.slice(0, 10)).includes(slot)) {
           return failure(`Slot ${slot} is not available: call get_available_slots`);
         }
         const booking: Booking = { bookingId: nextId("bk"), serviceId, slot, customerName, status: "pending" };
         if (customerPhone !== undefined) booking.customerPhone = customerPhone;
+        if (customer?.email !== undefined) booking.customerEmail = customer.email;
+        if (idempotencyKey !== undefined) booking.idempotencyKey = idempotencyKey;
         bookings.set(booking.bookingId, booking);
         const summary = `Booking ${booking.bookingId} created (pending)`;
         return success({ bookingId: booking.bookingId, status: booking.status }, summary);
@@ -438,11 +459,17 @@ function favcrmTools(issuedKeys: string[]): FakeTool[] {
     }),
     defineTool({
       name: "list_bookings",
-      description: "List bookings, optionally by status.",
+      description: "List bookings, optionally by status and by customer (phone or email).",
       annotations: readOnly,
-      input: { status: z.string().optional() },
-      run: ({ status }) => {
-        const found = [...bookings.values()].filter((booking) => status === undefined || booking.status === status);
+      input: {
+        status: z.string().optional(),
+        customer: z.object({ phone: z.string().optional(), email: z.string().optional() }).optional(),
+      },
+      run: ({ status, customer }) => {
+        const found = [...bookings.values()].filter((booking) =>
+          (status === undefined || booking.status === status) &&
+          (customer?.phone === undefined || booking.customerPhone === customer.phone) &&
+          (customer?.email === undefined || booking.customerEmail === customer.email));
         return success(found, `${found.length} bookings`, "table");
       },
     }),

@@ -138,6 +138,31 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
           failed(error instanceof Error ? error : new Error(String(error)));
         }
       });
+      // A person sharing their own contact (Telegram's request_contact button): a verified phone
+      // number for pinned tool arguments. Someone else's contact is not theirs: ignored.
+      created.on("message:contact", async (context) => {
+        const message = context.message;
+        const contact = message.contact;
+        if (!message.from || contact.user_id !== message.from.id || !context.me) return;
+        const digits = contact.phone_number.replace(/\D/g, "");
+        if (!digits) return;
+        try {
+          await channelHooks.receive({
+            channel: "telegram",
+            account: String(context.me.id),
+            chat: String(message.chat.id),
+            chatType: message.chat.type === "private" ? "dm" : "group",
+            sender: String(message.from.id),
+            senderName: [message.from.first_name, message.from.last_name].filter(Boolean).join(" ") || String(message.from.id),
+            text: "(shared their phone number)",
+            platformId: `${message.chat.id}:${message.message_id}`,
+            addressedToBot: message.chat.type === "private",
+            sharedPhone: `+${digits}`,
+          });
+        } catch (error) {
+          options.logger.error({ err: error, updateId: context.update.update_id }, "could not store a shared Telegram contact");
+        }
+      });
       created.on("callback_query:data", async (context) => {
         const query = context.callbackQuery;
         await channelHooks.action({
@@ -200,7 +225,9 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
           link_preview_options: { is_disabled: true },
           ...(sendOptions?.buttons?.length
             ? { reply_markup: { inline_keyboard: [sendOptions.buttons.map((button) => ({ text: button.label, callback_data: button.data }))] } }
-            : {}),
+            : sendOptions?.requestPhone
+              ? { reply_markup: { keyboard: [[{ text: sendOptions.requestPhone, request_contact: true }]], one_time_keyboard: true, resize_keyboard: true } }
+              : {}),
         });
         return String(message.message_id);
       } catch (error) {

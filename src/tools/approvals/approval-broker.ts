@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Database } from "../../state/index.ts";
+import type { ApproverContact } from "../tool-access.ts";
 import { parseApprovalAnswer } from "./approval-answer.ts";
 
 export type ApprovalStatus = "pending" | "approved" | "denied" | "expired";
@@ -20,7 +21,18 @@ export interface ApprovalRecord {
   readonly status: ApprovalStatus;
   readonly decidedBy: string | null;
   readonly decidedAt: string | null;
+  /**
+   * For a customer's call: the owners asked (their DM chats). Only they (or the API) can decide
+   * it; the requester's own yes is not an answer. Empty: the requester answers, as before roles.
+   */
+  readonly approvers: readonly ApproverContact[];
+  /** The requester's display name, for the owner's prompt. */
+  readonly requesterName: string | null;
 }
+
+/** What `ApprovalBroker.request` needs; `approvers` and `requesterName` only for a customer's call. */
+export type ApprovalRequest = Omit<ApprovalRecord, "id" | "createdAt" | "expiresAt" | "status" | "decidedBy" | "decidedAt" | "approvers" | "requesterName">
+  & { readonly approvers?: readonly ApproverContact[]; readonly requesterName?: string | null };
 
 export interface ApprovalOutcome {
   readonly status: Exclude<ApprovalStatus, "pending">;
@@ -30,12 +42,14 @@ export interface ApprovalOutcome {
 interface Row {
   id: string; created_at: string; expires_at: string; session_id: string; agent_id: string; channel: string; chat: string;
   requester: string; tool: string; arguments: string; reason: string; status: ApprovalStatus; decided_by: string | null; decided_at: string | null;
+  approvers: string | null; requester_name: string | null;
 }
 
 const toRecord = (row: Row): ApprovalRecord => ({
   id: row.id, createdAt: row.created_at, expiresAt: row.expires_at, sessionId: row.session_id, agentId: row.agent_id,
   channel: row.channel, chat: row.chat, requester: row.requester, tool: row.tool, arguments: JSON.parse(row.arguments),
   reason: row.reason, status: row.status, decidedBy: row.decided_by, decidedAt: row.decided_at,
+  approvers: JSON.parse(row.approvers ?? "[]") as ApproverContact[], requesterName: row.requester_name ?? null,
 });
 
 /**
@@ -69,14 +83,14 @@ export class ApprovalBroker {
   }
 
   /** Record a pending approval; `outcome` resolves on yes, no, or expiry. */
-  request(input: Omit<ApprovalRecord, "id" | "createdAt" | "expiresAt" | "status" | "decidedBy" | "decidedAt">): { record: ApprovalRecord; outcome: Promise<ApprovalOutcome> } {
+  request(input: ApprovalRequest): { record: ApprovalRecord; outcome: Promise<ApprovalOutcome> } {
     const id = randomBytes(6).toString("base64url");
     const now = Date.now();
     const timeout = this.#timeoutMs();
-    this.#database.prepare(`INSERT INTO approvals (id, created_at, expires_at, session_id, agent_id, channel, chat, requester, tool, arguments, reason)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    this.#database.prepare(`INSERT INTO approvals (id, created_at, expires_at, session_id, agent_id, channel, chat, requester, tool, arguments, reason, approvers, requester_name)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       id, new Date(now).toISOString(), new Date(now + timeout).toISOString(), input.sessionId, input.agentId, input.channel, input.chat,
-      input.requester, input.tool, JSON.stringify(input.arguments), input.reason,
+      input.requester, input.tool, JSON.stringify(input.arguments), input.reason, JSON.stringify(input.approvers ?? []), input.requesterName ?? null,
     );
     const outcome = new Promise<ApprovalOutcome>((resolve) => {
       const timer = setTimeout(() => this.#expire(id), timeout);
@@ -112,8 +126,32 @@ export class ApprovalBroker {
    */
   answerFromChat(sessionId: string, sender: string, text: string): ChatAnswer | undefined {
     if (this.#waiters.size === 0) return undefined; // nothing is waiting in this process
-    const latest = this.pending(sessionId).filter((record) => record.requester === sender).at(-1);
+    // A call asked to the owners is not the requester's to answer (a customer's YES does nothing).
+    const latest = this.pending(sessionId).filter((record) => record.requester === sender && record.approvers.length === 0).at(-1);
     if (!latest) return undefined;
+    return this.#answer(latest, sender, text);
+  }
+
+  /** May this person (channel + platform id) decide this approval? */
+  mayDecide(record: ApprovalRecord, channel: string, sender: string): boolean {
+    if (record.approvers.length > 0) return record.approvers.some((approver) => approver.channel === channel && approver.sender === sender);
+    return record.requester === sender && record.channel === channel;
+  }
+
+  /**
+   * A message from an owner in their DM that answers the latest customer's call asked to them:
+   * only a clear yes or no (see `parseApprovalAnswer`) decides it. Anything else is not an answer
+   * (undefined) and reaches the owner's own assistant as usual — the owner may be busy with it.
+   */
+  answerAsApprover(channel: string, sender: string, chat: string, text: string): ApprovalRecord | undefined {
+    if (this.#waiters.size === 0) return undefined;
+    const latest = this.pending().filter((record) => record.approvers.some((approver) => approver.channel === channel && approver.sender === sender && approver.chat === chat)).at(-1);
+    const answer = parseApprovalAnswer(text);
+    if (!latest || answer === undefined) return undefined;
+    return this.#settle(latest.id, answer === "yes" ? "approved" : "denied", `user:${channel}:${sender}`);
+  }
+
+  #answer(latest: ApprovalRecord, sender: string, text: string): ChatAnswer | undefined {
     const answer = parseApprovalAnswer(text);
     if (answer === undefined) {
       if (this.#askedAgain.has(latest.id)) return undefined;
