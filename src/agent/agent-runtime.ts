@@ -33,6 +33,13 @@ export interface InboundChat {
   readonly onDelta?: (text: string) => void;
   /** Called when the gateway must tell the chat something mid-turn (an approval request). */
   readonly onNotice?: (notice: ToolNotice) => void;
+  /** Scheduled turns: a session of their own (the heartbeat's), started fresh when asked. */
+  readonly sessionKey?: string;
+  readonly freshSession?: boolean;
+  /** Scheduled turns: a model for this turn (provider/model), instead of the agent's. */
+  readonly model?: string;
+  /** The heartbeat: only read-only tools the policy runs without asking are offered and run. */
+  readonly readOnlyTools?: boolean;
 }
 
 /**
@@ -142,7 +149,11 @@ export class AgentRuntime {
     return list.find((agent) => agent.default) ?? list[0] ?? { id: "main" };
   }
 
-  #sessionFor(agentId: string, input: Pick<InboundChat, "sessionId" | "channel" | "chat">): SessionRecord {
+  #sessionFor(agentId: string, input: Pick<InboundChat, "sessionId" | "channel" | "chat" | "sessionKey" | "freshSession">): SessionRecord {
+    if (input.sessionKey) {
+      const session = this.#deps.sessions.activeFor({ key: input.sessionKey, agentId, channel: input.channel, chat: input.chat });
+      return input.freshSession && session.messageCount > 0 ? this.#deps.sessions.reset(session) : session;
+    }
     if (input.sessionId) {
       const existing = this.#deps.sessions.get(input.sessionId);
       if (!existing) throw new FaradayError("SESSION_NOT_FOUND", `no session ${input.sessionId}; omit sessionId to start one`);
@@ -216,7 +227,7 @@ export class AgentRuntime {
     if (!(last?.role === "user" && last.content === input.text)) await sessions.appendDurable(session.id, { role: "user", content: input.text });
     const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 };
     const executed: ExecutedToolCall[] = [];
-    const model = this.#modelFor(agent);
+    const model = this.#modelFor(input.model ? { ...agent, model: input.model } : agent);
     if ("error" in model) {
       const reply = this.#redact(model.error.userMessage);
       sessions.append(session.id, { role: "assistant", content: reply });
@@ -226,7 +237,10 @@ export class AgentRuntime {
     const maxRounds = config?.agents?.defaults?.maxToolRounds ?? DEFAULT_MAX_TOOL_ROUNDS;
     const contextTokens = config?.agents?.defaults?.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
     await this.#deps.beforeTurn?.();
-    const toolDefinitions = tools.list();
+    const toolDefinitions = input.readOnlyTools
+      ? tools.list().filter((tool) => tool.annotations?.readOnlyHint === true && tools.judge(tool.name, {})?.verdict.decision === "auto")
+      : tools.list();
+    const offered = new Set(toolDefinitions.map((tool) => tool.name));
     const context = {
       agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: input.sender ?? input.chat,
       ...(input.onNotice ? { notify: input.onNotice } : {}),
@@ -265,7 +279,9 @@ export class AgentRuntime {
         return { sessionId: session.id, agentId: agent.id, reply: response.text, toolCalls: executed.map(publicCall), usage, model: lastModel };
       }
       // Every call is answered, in parallel, in the order the model made them.
-      const results = await Promise.all(response.toolCalls.map((call) => tools.execute(call.name, call.arguments, context)));
+      const results = await Promise.all(response.toolCalls.map((call) => offered.has(call.name) || !input.readOnlyTools
+        ? tools.execute(call.name, call.arguments, context)
+        : Promise.resolve<ExecutedToolCall>({ name: call.name, arguments: call.arguments, decision: "deny", isError: true, result: `${call.name} is not available here: only read-only tools run in this turn.` })));
       response.toolCalls.forEach((call, index) => {
         const result = results[index]!;
         executed.push(result);

@@ -321,6 +321,20 @@ export class ChannelService {
     throw lastError;
   }
 
+  /**
+   * Send a message the gateway starts (stored first by `ingress.addOutbound`): in order with the
+   * chat's replies, retried and resumed like them.
+   */
+  sendStored(row: IngressRow): void {
+    if (this.#stopping || this.#queued.has(row.id)) return;
+    this.#enqueue(row);
+  }
+
+  /** Show a tool notice (an approval request, with its buttons) in a chat outside a chat's own turn. */
+  notify(channel: string, chat: string, notice: ToolNotice): void {
+    void this.#sendNotice(this.adapter(channel), chat, notice);
+  }
+
   /** Tell an approved person they are in. */
   async notifyApproved(channel: string, chat: string): Promise<void> {
     const adapter = this.adapter(channel);

@@ -1,0 +1,46 @@
+import type { FaradayConfig } from "../config/index.ts";
+
+/** One chat an owner can be reached in. */
+export interface OwnerChat {
+  readonly channel: string;
+  readonly chat: string;
+  /** The owner's platform user id (approvals in scheduled turns ask this person). */
+  readonly owner: string;
+}
+
+/**
+ * The business's owners and where to reach them: heartbeat messages and `deliverTo: "owners"`
+ * go there, and a confirm-level tool in a scheduled turn asks them. A port, so the roles work
+ * (issue 18) can put its own directory behind it.
+ */
+export interface OwnerDirectory {
+  owners(): OwnerChat[];
+  /** Is this person an owner on this channel? */
+  isOwner(channel: string, sender: string): boolean;
+}
+
+const CHANNELS = ["telegram", "discord", "whatsapp"] as const;
+
+/**
+ * The minimal directory: `channels.<name>.owners` (user ids) from the config, each reached in
+ * the chat they last wrote from (the ingress store knows), else — on Telegram and Discord, where
+ * a DM's id is the user's — at their own id. WhatsApp owners are reached only in a chat they
+ * wrote from.
+ */
+export function configOwnerDirectory(config: () => FaradayConfig | undefined, chatsOf: (channel: string, sender: string) => string[]): OwnerDirectory {
+  const ids = (channel: (typeof CHANNELS)[number]): string[] => {
+    const owners = (config()?.channels?.[channel] as { owners?: Array<string | number> } | undefined)?.owners ?? [];
+    return owners.map(String);
+  };
+  return {
+    owners() {
+      return CHANNELS.flatMap((channel) => ids(channel).flatMap((owner): OwnerChat[] => {
+        const chat = chatsOf(channel, owner)[0] ?? (channel === "whatsapp" ? undefined : owner);
+        return chat === undefined ? [] : [{ channel, chat, owner }];
+      }));
+    },
+    isOwner(channel, sender) {
+      return (CHANNELS as readonly string[]).includes(channel) && ids(channel as (typeof CHANNELS)[number]).includes(sender);
+    },
+  };
+}
