@@ -3,7 +3,7 @@ import { test, type TestContext } from "node:test";
 import { startAnthropicFake } from "../fakes/anthropic-fake.ts";
 import { FAVCRM_FAKE_DEFAULT_API_KEY, startFavcrmFake } from "../fakes/favcrm-fake.ts";
 import { toolResults } from "../fakes/model-script.ts";
-import { startTelegramFake } from "../fakes/telegram-fake.ts";
+import { startTelegramFake, type TelegramParams } from "../fakes/telegram-fake.ts";
 import { eventually } from "../helpers/agent-harness.ts";
 import { startScheduleHarness } from "./schedule-harness.ts";
 
@@ -33,7 +33,7 @@ async function setUp(t: TestContext, options: { start: string; config?: Record<s
   return { model, telegram, favcrm, ...harness };
 }
 
-const texts = (sent: Array<{ text: string }>) => sent.map((message) => message.text);
+const texts = (sent: TelegramParams[]): string[] => sent.map((message) => String(message.text));
 
 test("a reminder asked for in a Telegram chat (scripted model) is delivered in that chat at its time, once", async (t) => {
   const { model, telegram, clock } = await setUp(t, { start: "2026-12-04T17:00:00Z" });
