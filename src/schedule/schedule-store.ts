@@ -224,7 +224,28 @@ export class ScheduleStore {
     return Number(this.#statements.pruneRuns.run(new Date(now - days * 86_400_000).toISOString()).changes);
   }
 
+  /**
+   * Run `work` in one transaction; claims made inside join it (a pass over 1,000 due jobs is one
+   * commit, not 1,000). All of it is committed, or none.
+   */
+  batch<T>(work: () => T): T {
+    return this.#transaction(work);
+  }
+
   #transaction<T>(work: () => T): T {
+    if (this.#database.isTransaction) {
+      // Inside a batch: a savepoint, so one failed claim leaves the others standing.
+      this.#database.exec("SAVEPOINT schedule_claim");
+      try {
+        const result = work();
+        this.#database.exec("RELEASE schedule_claim");
+        return result;
+      } catch (error) {
+        this.#database.exec("ROLLBACK TO schedule_claim");
+        this.#database.exec("RELEASE schedule_claim");
+        throw error;
+      }
+    }
     this.#database.exec("BEGIN IMMEDIATE");
     try {
       const result = work();

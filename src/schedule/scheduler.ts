@@ -130,19 +130,26 @@ export class Scheduler {
     for (let round = 0; round < 1_000; round++) {
       const now = this.#deps.clock.now();
       const due = this.#deps.store.due(now, BATCH);
-      for (const job of due) {
-        try {
-          this.#fire(job, now);
-        } catch (error) {
-          this.#deps.logger.error({ err: error, jobId: job.id }, "a scheduled job could not be claimed");
+      // One transaction per batch; what is sent or run starts only once it has committed.
+      const after: Array<() => void> = [];
+      this.#deps.store.batch(() => {
+        for (const job of due) {
+          try {
+            const start = this.#fire(job, now);
+            if (start) after.push(start);
+          } catch (error) {
+            this.#deps.logger.error({ err: error, jobId: job.id }, "a scheduled job could not be claimed");
+          }
         }
-      }
+      });
+      for (const start of after) start();
       if (due.length < BATCH) break;
     }
     this.arm();
   }
 
-  #fire(job: ScheduledJob, now: number): void {
+  /** Claim one due job; returns what to start once the claim has committed. */
+  #fire(job: ScheduledJob, now: number): (() => void) | undefined {
     const due = job.nextRun!;
     const scheduledAt = latestOccurrence(job.spec, due, now);
     const next = nextOccurrence(job.spec, Math.max(now, scheduledAt)) ?? null;
@@ -156,18 +163,15 @@ export class Scheduler {
         result: `missed: due at ${new Date(scheduledAt).toISOString()}, ${Math.round(lateMs / 60_000)} minutes late (cron.catchUpMinutes is ${this.#deps.catchUpMinutes()})`,
       });
       if (claimed) this.#deps.logger.warn({ jobId: job.id, scheduledAt: new Date(scheduledAt).toISOString() }, "scheduled occurrence missed while the gateway was down");
-      return;
+      return undefined;
     }
-    if (job.kind === "message") {
-      this.#deliverFixed(job, { due, next, scheduledAt, trigger });
-      return;
-    }
-    if (!store.claim({ job, due, next, scheduledAt, trigger, status: "running", now: clock.now() })) return;
-    this.#track(this.#runTurn(job, scheduledAt));
+    if (job.kind === "message") return this.#deliverFixed(job, { due, next, scheduledAt, trigger });
+    if (!store.claim({ job, due, next, scheduledAt, trigger, status: "running", now: clock.now() })) return undefined;
+    return () => this.#track(this.#runTurn(job, scheduledAt));
   }
 
   /** A fixed reminder: claimed and stored for sending in one transaction, then sent. */
-  #deliverFixed(job: ScheduledJob, claim: { due: number; next: number | null; scheduledAt: number; trigger: RunTrigger }): void {
+  #deliverFixed(job: ScheduledJob, claim: { due: number; next: number | null; scheduledAt: number; trigger: RunTrigger }): (() => void) | undefined {
     const { store, clock, outbox } = this.#deps;
     const { targets, refused } = this.#targets(job);
     const stored: unknown[] = [];
@@ -179,8 +183,10 @@ export class Scheduler {
         if (row !== undefined) stored.push(row);
       }
     });
-    if (!claimed) return;
-    for (const row of stored) outbox.send(row);
+    if (!claimed) return undefined;
+    return () => {
+      for (const row of stored) outbox.send(row);
+    };
   }
 
   /** Where a job's output may go, after the who-may-be-messaged-first rule. */
