@@ -8,7 +8,7 @@ import type { AgentRuntime } from "../agent/agent-runtime.ts";
 import { AccessPolicy } from "./access-policy.ts";
 import type { ChannelAdapter, InboundAction, InboundMessage } from "./channel-adapter.ts";
 import { ChannelSupervisor, type SupervisorOptions } from "./channel-supervisor.ts";
-import { IngressStore, type IngressRow } from "./ingress-store.ts";
+import { IngressStore, OUTBOUND_SENDER, type IngressRow } from "./ingress-store.ts";
 import { splitMessage } from "./split-message.ts";
 
 const TYPING_REFRESH_MS = 4_000;
@@ -250,7 +250,16 @@ export class ChannelService {
       this.ingress.answered(row.id, reply);
     }
     if (!adapter) throw new Error(`channel ${message.channel} is not running; the reply stays stored`);
-    await this.#send(row.id, adapter, message.chat, reply ?? "", row.chunksSent);
+    let alreadySent = row.chunksSent;
+    const started = message.sender === OUTBOUND_SENDER;
+    if (started && row.sendingChunk !== null && row.sendingChunk !== undefined && row.sendingChunk === alreadySent) {
+      // A reminder chunk was being handed to the platform when the process died: it may have
+      // arrived. Messages the gateway starts are sent at most once, so it is not sent again.
+      this.#deps.logger.warn({ channel: message.channel, chat: message.chat, ingressId: row.id, chunk: alreadySent }, "a scheduled message was being sent when the gateway stopped; not sent again (it may not have arrived)");
+      alreadySent += 1;
+      this.ingress.chunkSent(row.id, alreadySent);
+    }
+    await this.#send(row.id, adapter, message.chat, reply ?? "", alreadySent, started);
     this.ingress.finish(row.id, "done");
   }
 
@@ -294,10 +303,17 @@ export class ChannelService {
     await action.acknowledge(match[1] === "yes" ? "Approved" : "Cancelled");
   }
 
-  async #send(id: number, adapter: ChannelAdapter, chat: string, text: string, alreadySent: number): Promise<void> {
+  async #send(id: number, adapter: ChannelAdapter, chat: string, text: string, alreadySent: number, atMostOnce = false): Promise<void> {
     const chunks = splitMessage(text, adapter.textLimit);
     for (let index = alreadySent; index < chunks.length; index++) {
-      await this.#sendWithRetry(adapter, chat, chunks[index]!);
+      if (atMostOnce) this.ingress.sending(id, index);
+      try {
+        await this.#sendWithRetry(adapter, chat, chunks[index]!);
+      } catch (error) {
+        // Failed, not killed: it can be sent again.
+        if (atMostOnce) this.ingress.sending(id, null);
+        throw error;
+      }
       this.ingress.chunkSent(id, index + 1);
     }
   }

@@ -9,14 +9,19 @@ export interface IngressRow {
   readonly status: IngressStatus;
   readonly reply: string | null;
   readonly chunksSent: number;
+  /**
+   * A message the gateway started: the chunk being handed to the platform when the process
+   * stopped (set before the send, cleared after it or on an error). Null otherwise.
+   */
+  readonly sendingChunk?: number | null;
 }
 
 /** The sender recorded on rows the gateway itself starts (never a platform user id). */
 export const OUTBOUND_SENDER = "faraday:outbound";
 
-type StoredRow = { id: number; message: string; status: IngressStatus; reply: string | null; chunks_sent: number };
+type StoredRow = { id: number; message: string; status: IngressStatus; reply: string | null; chunks_sent: number; sending_chunk?: number | null };
 
-const toRow = (row: StoredRow): IngressRow => ({ id: row.id, message: JSON.parse(row.message) as InboundMessage, status: row.status, reply: row.reply, chunksSent: row.chunks_sent });
+const toRow = (row: StoredRow): IngressRow => ({ id: row.id, message: JSON.parse(row.message) as InboundMessage, status: row.status, reply: row.reply, chunksSent: row.chunks_sent, sendingChunk: row.sending_chunk ?? null });
 
 /**
  * Inbound messages, stored before the platform is acknowledged and deduplicated by platform id.
@@ -34,7 +39,8 @@ export class IngressStore {
       insert: prepare(`INSERT INTO ingress (channel, platform_id, chat, sender, message, received_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (channel, platform_id) DO NOTHING RETURNING id`),
       answered: prepare("UPDATE ingress SET status = 'answered', reply = ? WHERE id = ?"),
-      chunk: prepare("UPDATE ingress SET chunks_sent = ? WHERE id = ?"),
+      chunk: prepare("UPDATE ingress SET chunks_sent = ?, sending_chunk = NULL WHERE id = ?"),
+      sending: prepare("UPDATE ingress SET sending_chunk = ? WHERE id = ?"),
       finish: prepare("UPDATE ingress SET status = ?, finished_at = ? WHERE id = ?"),
       unfinished: prepare("SELECT * FROM ingress WHERE status IN ('pending', 'answered') ORDER BY id"),
       answeredIn: prepare("SELECT * FROM ingress WHERE status = 'answered' AND channel = ? ORDER BY id"),
@@ -77,6 +83,11 @@ export class IngressStore {
 
   chunkSent(id: number, count: number): void {
     this.#statements.chunk.run(count, id);
+  }
+
+  /** Mark the chunk being handed to the platform (null: none), for messages the gateway starts. */
+  sending(id: number, chunk: number | null): void {
+    this.#statements.sending.run(chunk, id);
   }
 
   finish(id: number, status: "done" | "ignored"): void {

@@ -207,6 +207,7 @@ export const MIGRATIONS: readonly Migration[] = [
         output_tokens INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (job_id, scheduled_at)
       ) WITHOUT ROWID;
+      ALTER TABLE ingress ADD COLUMN sending_chunk INTEGER;
     `,
   },
 ];
