@@ -62,6 +62,9 @@ interface Target {
   readonly chat: string;
 }
 
+/** A fixed message's result: stored for sending (it goes out with the channel's retries). */
+const queuedFor = (targets: readonly Target[]) => `queued for ${targets.map((target) => `${target.channel}:${target.chat}`).join(", ")}`;
+
 /**
  * The scheduler: one timer, set for the earliest next run of any job. When it fires, every due
  * job is claimed in the database (see `ScheduleStore.claim`) before anything runs; a fixed
@@ -176,7 +179,7 @@ export class Scheduler {
     const { targets, refused } = this.#targets(job);
     const stored: unknown[] = [];
     const status: RunStatus = targets.length ? "done" : "refused";
-    const result = targets.length ? `sent to ${targets.map((target) => `${target.channel}:${target.chat}`).join(", ")}` : refused;
+    const result = targets.length ? queuedFor(targets) : refused;
     const claimed = store.claim({ job, ...claim, status, result, now: clock.now() }, () => {
       for (const target of targets) {
         const row = outbox.store(target.channel, target.chat, job.text, `schedule:${job.id}:${claim.scheduledAt}`);
@@ -281,7 +284,7 @@ export class Scheduler {
       const { targets, refused } = this.#targets(job);
       const stored: unknown[] = [];
       if (!store.claimManual(job, at, clock.now())) return undefined;
-      store.finishRun(job.id, at, { status: targets.length ? "done" : "refused", result: targets.length ? "sent" : refused }, clock.now(), () => {
+      store.finishRun(job.id, at, { status: targets.length ? "done" : "refused", result: targets.length ? queuedFor(targets) : refused }, clock.now(), () => {
         for (const target of targets) {
           const row = this.#deps.outbox.store(target.channel, target.chat, job.text, `schedule:${job.id}:${at}`);
           if (row !== undefined) stored.push(row);

@@ -48,12 +48,12 @@ test("the Schedule page lists jobs with their next run, runs one now, pauses it,
   const tea = page.locator('tr[data-job="tea-break"]');
   await tea.waitFor();
   assert.match(await tea.innerText(), /30 15 \* \* \*/);
-  assert.match(await page.locator('tr[data-job="morning-bookings"]').innerText(), /0 9 \* \* 1-5[\s\S]*config/);
+  assert.match(await page.locator('tr[data-job="morning-bookings"]').innerText(), /instruction · config · to the owners[\s\S]*0 9 \* \* 1-5/);
   assert.match(await tea.innerText(), /never run/);
 
   await page.getByRole("button", { name: "Run tea-break now" }).click();
   await page.getByText("Ran tea-break: done").waitFor();
-  await tea.getByText(/sent/).waitFor();
+  await tea.getByText(/queued for telegram:1001/).waitFor();
   const runs = await api(gateway.url, "/api/cron/tea-break", { token: TOKEN });
   assert.equal(runs.json.runs[0].trigger, "manual");
 
