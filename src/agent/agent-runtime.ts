@@ -40,6 +40,8 @@ export interface InboundChat {
   readonly model?: string;
   /** The heartbeat: only read-only tools the policy runs without asking are offered and run. */
   readonly readOnlyTools?: boolean;
+  /** A scheduled turn: its text is an instruction, never a person's answer to a pending approval. */
+  readonly scheduled?: boolean;
 }
 
 /**
@@ -199,7 +201,7 @@ export class AgentRuntime {
     const session = this.#sessionFor(agent.id, input);
     // A YES/NO answering a pending approval is handled here, outside the lane: the turn that
     // asked is still running in it, waiting for exactly this answer.
-    const answered = this.#answerApproval(session.id, input.sender ?? input.chat, input.text);
+    const answered = input.scheduled ? undefined : this.#answerApproval(session.id, input.sender ?? input.chat, input.text);
     if (answered) {
       if (answered.askAgain) input.onNotice?.(answered.askAgain);
       return this.#commandReply(session, agent.id, answered.reply);

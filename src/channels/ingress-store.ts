@@ -48,7 +48,8 @@ export class IngressStore {
       hasChat: prepare(`SELECT 1 AS found FROM ingress WHERE channel = ? AND chat = ? AND sender != '${OUTBOUND_SENDER}' LIMIT 1`),
       outbound: prepare(`INSERT INTO ingress (channel, platform_id, chat, sender, message, received_at, status, reply) VALUES (?, ?, ?, '${OUTBOUND_SENDER}', ?, ?, 'answered', ?)
         ON CONFLICT (channel, platform_id) DO NOTHING RETURNING id`),
-      senderChats: prepare(`SELECT chat, MAX(id) AS latest FROM ingress WHERE channel = ? AND sender = ? GROUP BY chat ORDER BY latest DESC`),
+      senderChats: prepare(`SELECT chat, MAX(id) AS latest, MAX(json_extract(message, '$.chatType') = 'dm') AS direct
+        FROM ingress WHERE channel = ? AND sender = ? GROUP BY chat ORDER BY direct DESC, latest DESC`),
       counts: prepare("SELECT channel, status, COUNT(*) AS count FROM ingress GROUP BY channel, status"),
       prune: prepare("DELETE FROM ingress WHERE status IN ('done', 'ignored') AND received_at < ?"),
     };
@@ -66,7 +67,7 @@ export class IngressStore {
     return row ? { id: row.id, message, status: "answered", reply: text, chunksSent: 0 } : undefined;
   }
 
-  /** The chats a person wrote from on a channel, most recent first. */
+  /** The chats a person wrote from on a channel: direct chats first, then most recent first. */
   chatsOf(channel: string, sender: string): string[] {
     return (this.#statements.senderChats.all(channel, sender) as Array<{ chat: string }>).map((row) => row.chat);
   }

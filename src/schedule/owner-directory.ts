@@ -23,9 +23,9 @@ const CHANNELS = ["telegram", "discord", "whatsapp"] as const;
 
 /**
  * The minimal directory: `channels.<name>.owners` (user ids) from the config, each reached in
- * the chat they last wrote from (the ingress store knows), else — on Telegram and Discord, where
- * a DM's id is the user's — at their own id. WhatsApp owners are reached only in a chat they
- * wrote from.
+ * a chat they wrote from (the ingress store knows; their DM first, else the latest), else — on
+ * Telegram, where a DM's chat id is the user's — at their own id. Discord and WhatsApp owners are
+ * reached only in a chat they wrote from.
  */
 export function configOwnerDirectory(config: () => FaradayConfig | undefined, chatsOf: (channel: string, sender: string) => string[]): OwnerDirectory {
   const ids = (channel: (typeof CHANNELS)[number]): string[] => {
@@ -35,7 +35,8 @@ export function configOwnerDirectory(config: () => FaradayConfig | undefined, ch
   return {
     owners() {
       return CHANNELS.flatMap((channel) => ids(channel).flatMap((owner): OwnerChat[] => {
-        const chat = chatsOf(channel, owner)[0] ?? (channel === "whatsapp" ? undefined : owner);
+        // A Telegram DM's chat id is the user's id; a Discord DM channel has an id of its own.
+        const chat = chatsOf(channel, owner)[0] ?? (channel === "telegram" ? owner : undefined);
         return chat === undefined ? [] : [{ channel, chat, owner }];
       }));
     },

@@ -109,6 +109,7 @@ export class ScheduleStore {
       lastRun: prepare("SELECT * FROM schedule_runs WHERE job_id = ? ORDER BY started_at DESC, scheduled_at DESC LIMIT 1"),
       run: prepare("SELECT * FROM schedule_runs WHERE job_id = ? AND scheduled_at = ?"),
       pruneRuns: prepare("DELETE FROM schedule_runs WHERE status != 'running' AND started_at < ?"),
+      pruneJobs: prepare("DELETE FROM schedule_jobs WHERE next_run IS NULL AND source IN ('chat', 'api') AND updated_at < ?"),
     };
   }
 
@@ -219,9 +220,11 @@ export class ScheduleStore {
     return row ? toRun(row) : undefined;
   }
 
-  /** Forget finished runs older than `days`. */
+  /** Forget finished runs, and one-off jobs that have run, older than `days`. */
   pruneRuns(now: number, days = 30): number {
-    return Number(this.#statements.pruneRuns.run(new Date(now - days * 86_400_000).toISOString()).changes);
+    const before = new Date(now - days * 86_400_000).toISOString();
+    this.#statements.pruneJobs.run(before);
+    return Number(this.#statements.pruneRuns.run(before).changes);
   }
 
   /**

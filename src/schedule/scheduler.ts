@@ -24,6 +24,8 @@ export interface ScheduledTurn {
   readonly sessionKey?: string;
   readonly freshSession?: boolean;
   readonly readOnlyTools?: boolean;
+  /** Always true: the text is an instruction, never an answer to a pending approval. */
+  readonly scheduled: true;
   readonly onNotice?: (notice: ToolNotice) => void;
 }
 
@@ -232,7 +234,7 @@ export class Scheduler {
           return;
         }
         result = await this.#deps.turn({
-          agentId, channel: "heartbeat", chat: agentId, sender: "faraday:heartbeat", sessionKey: `${agentId}:heartbeat`, freshSession: true, readOnlyTools: true,
+          agentId, channel: "heartbeat", chat: agentId, sender: "faraday:heartbeat", scheduled: true, sessionKey: `${agentId}:heartbeat`, freshSession: true, readOnlyTools: true,
           ...(job.model ? { model: job.model } : {}),
           text: `${job.text}\n\n## HEARTBEAT.md\n${checklist}`,
         });
@@ -242,6 +244,7 @@ export class Scheduler {
         result = await this.#deps.turn({
           ...(job.agentId ? { agentId: job.agentId } : {}),
           ...as,
+          scheduled: true,
           ...(job.model ? { model: job.model } : {}),
           text: `${INSTRUCTION_PREFIX} ${job.id}, scheduled for ${new Date(scheduledAt).toISOString()}; nobody is waiting in this chat — your answer is delivered as a message] ${job.text}`,
           onNotice: (notice) => outbox.notify(as.channel, as.chat, notice),
