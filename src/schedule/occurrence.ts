@@ -64,9 +64,16 @@ export function parseSchedule(schedule: string, timezone: string): ScheduleSpec 
   return { kind: "cron", expression: text, timezone };
 }
 
-/** Minutes since local midnight in `timezone` at `instant`, and that midnight's date parts. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Minutes since local midnight in `timezone` at `instant`. */
 function localMinutes(instant: number, timezone: string): number {
-  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(instant);
+  let formatter = formatters.get(timezone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat("en-GB", { timeZone: timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    formatters.set(timezone, formatter);
+  }
+  const parts = formatter.formatToParts(instant);
   const hour = Number(parts.find((part) => part.type === "hour")?.value ?? 0);
   const minute = Number(parts.find((part) => part.type === "minute")?.value ?? 0);
   return hour * 60 + minute;

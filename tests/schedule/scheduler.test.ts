@@ -177,3 +177,20 @@ test("an instruction runs an agent turn as the chat that made it and delivers it
   assert.equal(turns.filter((entry) => entry.readOnlyTools).length, 1, "one heartbeat at 08:30");
   assert.equal(store.runs("heartbeat:main")[0]?.status, "silent");
 });
+
+test("the heartbeat waits outside its active hours and runs every interval inside them", async (t) => {
+  const { clock, scheduler, service, turns, store } = await harness(t, {
+    start: "2026-06-01T21:00:00Z",
+    config: { cron: { timezone: "Europe/London" }, agents: { defaults: { heartbeat: { every: "30m", activeHours: "08:00-22:00" } } } },
+    turn: () => "HEARTBEAT_OK",
+  });
+  service.syncConfig();
+  scheduler.start();
+  // 22:00 London (BST) is 21:00 UTC: the next heartbeat is 08:00 London the next morning.
+  assert.equal(store.get("heartbeat:main")?.nextRun, Date.parse("2026-06-02T07:00:00Z"));
+  clock.advanceTo("2026-06-02T08:10:00Z");
+  await scheduler.stop();
+  assert.deepEqual(store.runs("heartbeat:main").map((run) => new Date(run.scheduledAt).toISOString()).reverse(),
+    ["2026-06-02T07:00:00.000Z", "2026-06-02T07:30:00.000Z", "2026-06-02T08:00:00.000Z"]);
+  assert.equal(turns.length, 3);
+});
