@@ -26,9 +26,16 @@ async function harness(t: TestContext, options: { start: string | number; config
       await rm(directory, { recursive: true, force: true });
     });
   }
-  const state = await validateConfig(options.config ?? {}, {}, "/tmp/openclaw.json");
-  assert.equal(state.state, "valid", JSON.stringify(state.state === "invalid" ? state.problems : ""));
-  const config = () => (state.state === "valid" ? state.config : undefined);
+  const validate = async (raw: Record<string, unknown>) => {
+    const state = await validateConfig(raw, {}, "/tmp/openclaw.json");
+    assert.equal(state.state, "valid", JSON.stringify(state.state === "invalid" ? state.problems : ""));
+    return state.state === "valid" ? state.config : undefined;
+  };
+  let current = await validate(options.config ?? {});
+  const config = () => current;
+  const setConfig = async (raw: Record<string, unknown>) => {
+    current = await validate(raw);
+  };
   const clock = new FakeClock(options.start);
   const store = new ScheduleStore(database);
   const sent: Sent[] = [];
@@ -56,7 +63,7 @@ async function harness(t: TestContext, options: { start: string | number; config
   });
   const service = new ScheduleService({ store, scheduler, clock, config, logger });
   t.after(() => scheduler.stop());
-  return { database, clock, store, scheduler, service, sent, turns };
+  return { database, clock, store, scheduler, service, sent, turns, setConfig };
 }
 
 const origin = { channel: "telegram", chat: "42", sender: "42", agentId: "main" };
@@ -193,4 +200,20 @@ test("the heartbeat waits outside its active hours and runs every interval insid
   assert.deepEqual(store.runs("heartbeat:main").map((run) => new Date(run.scheduledAt).toISOString()).reverse(),
     ["2026-06-02T07:00:00.000Z", "2026-06-02T07:30:00.000Z", "2026-06-02T08:00:00.000Z"]);
   assert.equal(turns.length, 3);
+});
+
+test("cron.jobs follow the config: a new job is added, a changed schedule is rescheduled from now, an unchanged one keeps its next run, a removed one is dropped", async (t) => {
+  const job = (id: string, schedule: string) => ({ id, schedule, instruction: `do ${id}`, deliverTo: "owners" });
+  const base = { cron: { timezone: "UTC", jobs: [job("keep", "0 9 * * *"), job("change", "0 10 * * *"), job("drop", "0 11 * * *")] } };
+  const { service, store, clock, setConfig } = await harness(t, { start: "2026-06-01T08:00:00Z", config: base });
+  service.syncConfig();
+  assert.deepEqual(store.list().map((entry) => entry.id).sort(), ["change", "drop", "keep"]);
+  clock.advanceTo("2026-06-01T08:30:00Z");
+  await setConfig({ cron: { timezone: "UTC", jobs: [job("keep", "0 9 * * *"), job("change", "0 12 * * *"), job("new", "0 13 * * *")] } });
+  service.syncConfig();
+  assert.deepEqual(store.list().map((entry) => entry.id).sort(), ["change", "keep", "new"]);
+  assert.equal(store.get("keep")?.nextRun, Date.parse("2026-06-01T09:00:00Z"));
+  assert.equal(store.get("change")?.nextRun, Date.parse("2026-06-01T12:00:00Z"));
+  assert.equal(store.get("new")?.nextRun, Date.parse("2026-06-01T13:00:00Z"));
+  assert.equal(store.get("new")?.source, "config");
 });
