@@ -2,9 +2,8 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { isFaradayError } from "../errors/index.ts";
 import { sendError } from "../http/index.ts";
 import type { HeartbeatFile } from "./heartbeat-file.ts";
-import type { AddJobInput, ScheduleService } from "./schedule-service.ts";
+import type { AddJobInput, JobView, ScheduleService } from "./schedule-service.ts";
 import type { JobRun } from "./schedule-store.ts";
-import type { JobView } from "./schedule-service.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
