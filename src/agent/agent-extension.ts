@@ -18,7 +18,7 @@ import type { StartChannelsInput } from "../channels/start-channels.ts";
 import type { TelegramWebhookSink } from "../channels/telegram/telegram-adapter.ts";
 import type { WhatsAppAdapter } from "../channels/whatsapp/whatsapp-adapter.ts";
 import { IngressStore, type IngressRow } from "../channels/ingress-store.ts";
-import { setupSchedule } from "../schedule/setup-schedule.ts";
+import { setupSchedule } from "../schedule/index.ts";
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
 
