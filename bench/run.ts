@@ -22,8 +22,9 @@ import { agentBench } from "./agent.ts";
 import { channelsBench } from "./channels.ts";
 import { searchIndexBench } from "./search-index.ts";
 import { toolsBench } from "./tools.ts";
+import { scheduleBench } from "./schedule.ts";
 
-const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench, searchIndexBench, toolsBench];
+const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench, searchIndexBench, toolsBench, scheduleBench];
 
 interface BenchOutcome {
   name: string;

@@ -7,6 +7,7 @@ const PAGES = {
   channels: () => import("./pages/channels.js"),
   people: () => import("./pages/people.js"),
   approvals: () => import("./pages/approvals.js"),
+  schedule: () => import("./pages/schedule.js"),
   chat: () => import("./pages/chat.js"),
   sessions: () => import("./pages/sessions.js"),
   tools: () => import("./pages/tools.js"),

@@ -17,6 +17,9 @@ import type { ChannelService } from "../channels/channel-service.ts";
 import type { StartChannelsInput } from "../channels/start-channels.ts";
 import type { TelegramWebhookSink } from "../channels/telegram/telegram-adapter.ts";
 import type { WhatsAppAdapter } from "../channels/whatsapp/whatsapp-adapter.ts";
+import { IngressStore, type IngressRow } from "../channels/ingress-store.ts";
+import { peopleOwnerDirectory, setupSchedule } from "../schedule/index.ts";
+import { PeopleDirectory } from "../channels/people-directory.ts";
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
 
@@ -80,8 +83,28 @@ export const agentExtension: GatewayExtension = {
     const approvalTimeoutMs = () => currentConfig()?.tools?.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
     const approvals = new ApprovalBroker(context.database, approvalTimeoutMs);
     const audit = new ToolAudit(context.database);
+    // Reminders, cron jobs and the heartbeat (src/schedule/): set up before the tools it offers.
+    let channels: ChannelService | undefined;
+    const outbound = new IngressStore(context.database);
+    let runtimeRef: AgentRuntime | undefined;
+    const schedule = setupSchedule({
+      database: context.database, agentsDir: context.paths.agents, config: currentConfig, logger: context.logger,
+      channels: {
+        store: (channel, chat, text, key) => outbound.addOutbound(channel, chat, text, key),
+        send: (row) => channels?.sendStored(row as IngressRow),
+        knownChat: (channel, chat) => outbound.hasChat(channel, chat),
+        chatsOf: (channel, sender) => outbound.chatsOf(channel, sender),
+        notify: (channel, chat, notice) => channels?.notify(channel, chat, notice),
+      },
+      // The owners the roles know (config, CLI, People page), reached in their DM chats.
+      owners: peopleOwnerDirectory(new PeopleDirectory(context.database, currentConfig), (channel, sender) => outbound.chatsOf(channel, sender)),
+      turn: async (turn) => {
+        const result = await runtimeRef!.handle(turn);
+        return { reply: result.reply, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, ...(result.errorCode ? { errorCode: result.errorCode } : {}) };
+      },
+    });
     const tools = new ToolCatalog({
-      sources: () => [memoryTools, ...mcp.sources()],
+      sources: () => [memoryTools, schedule.tools, ...mcp.sources()],
       rules: () => currentConfig()?.tools?.policy ?? [],
       approvals,
       audit,
@@ -96,6 +119,7 @@ export const agentExtension: GatewayExtension = {
         if (Date.now() - lastReport > 1_000) report();
       },
     });
+    runtimeRef = runtime;
     const report = () => {
       lastReport = Date.now();
       const config = currentConfig();
@@ -127,7 +151,6 @@ export const agentExtension: GatewayExtension = {
     };
     report();
     // Channels: created after listen, only for enabled channels; rebuilt when their config changes.
-    let channels: ChannelService | undefined;
     let telegramWebhook: TelegramWebhookSink | undefined;
     let whatsapp: WhatsAppAdapter | undefined;
     let channelConfig: unknown;
@@ -174,6 +197,7 @@ export const agentExtension: GatewayExtension = {
     context.config.on("config-changed", () => {
       report();
       mcp.reload();
+      schedule.configChanged();
       const next = currentConfig()?.channels;
       if (channels && !isDeepStrictEqual(next, channelConfig)) void restartChannels();
     });
@@ -183,14 +207,17 @@ export const agentExtension: GatewayExtension = {
         await doctorRoutes({ config: currentConfig, env: context.environment.variables, secrets: context.secrets })(app);
         await toolRoutes({ tools, approvals, audit, mcp })(app);
         await channelRoutes(channelControl)(app);
+        await schedule.routes(app);
       },
       async start() {
         mcp.start();
         await startChannelService();
+        schedule.start();
       },
       async stop() {
         // Calls waiting for a yes cannot finish once we stop: expire them so their turns end.
         approvals.expireAll();
+        await schedule.stop();
         await channels?.stop();
         await runtime.lanes.drain();
         sessions.flushSearchIndex();

@@ -4,7 +4,7 @@ import { redactEnvValues, type FaradayConfig } from "../config/index.ts";
 import { FaradayError } from "../errors/index.ts";
 import { DISK_FULL_REPLY } from "../state/index.ts";
 import type { Logger } from "../logging/index.ts";
-import { approvalPrompt, type ApprovalBroker, type ApproverContact, type ExecutedToolCall, type ToolAccess, type ToolCatalog, type ToolNotice, type VerifiedSender } from "../tools/index.ts";
+import { approvalPrompt, type ApprovalBroker, type ApproverContact, type ExecutedToolCall, type ToolAccess, type ToolCatalog, type ToolDescriptor, type ToolNotice, type VerifiedSender } from "../tools/index.ts";
 import { estimateTokens, planCompaction, renderForSummary } from "./context-window.ts";
 import type { AgentFiles } from "./memory/agent-files.ts";
 import type { ChatMessage, ModelResponse, ModelUsage } from "./models/model-client.ts";
@@ -50,6 +50,15 @@ export interface InboundChat {
   readonly onNotice?: (notice: ToolNotice) => void;
   /** Called when a pinned tool argument needs the sender's phone number and it is unknown. */
   readonly onPhoneNeeded?: () => void;
+  /** Scheduled turns: a session of their own (the heartbeat's), started fresh when asked. */
+  readonly sessionKey?: string;
+  readonly freshSession?: boolean;
+  /** Scheduled turns: a model for this turn (provider/model), instead of the agent's. */
+  readonly model?: string;
+  /** The heartbeat: only read-only tools the policy runs without asking are offered and run. */
+  readonly readOnlyTools?: boolean;
+  /** A scheduled turn: its text is an instruction, never a person's answer to a pending approval. */
+  readonly scheduled?: boolean;
 }
 
 /**
@@ -174,7 +183,11 @@ export class AgentRuntime {
     return [list.find((agent) => agent.default), ...list].find(fits) ?? { id: "main" };
   }
 
-  #sessionFor(agentId: string, input: Pick<InboundChat, "sessionId" | "channel" | "chat">): SessionRecord {
+  #sessionFor(agentId: string, input: Pick<InboundChat, "sessionId" | "channel" | "chat" | "sessionKey" | "freshSession">): SessionRecord {
+    if (input.sessionKey) {
+      const session = this.#deps.sessions.activeFor({ key: input.sessionKey, agentId, channel: input.channel, chat: input.chat });
+      return input.freshSession && session.messageCount > 0 ? this.#deps.sessions.reset(session) : session;
+    }
     if (input.sessionId) {
       const existing = this.#deps.sessions.get(input.sessionId);
       if (!existing) throw new FaradayError("SESSION_NOT_FOUND", `no session ${input.sessionId}; omit sessionId to start one`);
@@ -238,7 +251,7 @@ export class AgentRuntime {
     const session = this.#sessionFor(agent.id, input);
     // A YES/NO answering a pending approval is handled here, outside the lane: the turn that
     // asked is still running in it, waiting for exactly this answer.
-    const answered = this.#answerApproval(session.id, senderId(input), input.text);
+    const answered = input.scheduled ? undefined : this.#answerApproval(session.id, senderId(input), input.text);
     if (answered) {
       if (answered.askAgain) input.onNotice?.(answered.askAgain);
       return this.#commandReply(session, agent.id, answered.reply);
@@ -266,7 +279,7 @@ export class AgentRuntime {
     if (!(last?.role === "user" && last.content === input.text)) await sessions.appendDurable(session.id, { role: "user", content: input.text });
     const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 };
     const executed: ExecutedToolCall[] = [];
-    const model = this.#modelFor(agent);
+    const model = this.#modelFor(input.model ? { ...agent, model: input.model } : agent);
     if ("error" in model) {
       const reply = this.#redact(model.error.userMessage);
       sessions.append(session.id, { role: "assistant", content: reply });
@@ -277,6 +290,9 @@ export class AgentRuntime {
     const contextTokens = config?.agents?.defaults?.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
     await this.#deps.beforeTurn?.();
     const access = this.#access(agent, input);
+    // The heartbeat: only read-only tools the policy runs without asking are offered, and only they run.
+    const readOnly = (tool: ToolDescriptor) => tool.annotations?.readOnlyHint === true && tools.judge(tool.name, {})?.verdict.decision === "auto";
+    const offered = new Set<string>();
     const context = {
       agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: senderId(input), access,
       ...(input.onNotice ? { notify: input.onNotice } : {}),
@@ -287,7 +303,9 @@ export class AgentRuntime {
 
     for (let round = 0; ; round++) {
       // Per round: tools find_tools found in the last round are offered in this one.
-      const toolDefinitions = tools.forModel(session.id, round, access);
+      const forModel = tools.forModel(session.id, round, access);
+      const toolDefinitions = input.readOnlyTools ? forModel.filter(readOnly) : forModel;
+      for (const tool of toolDefinitions) offered.add(tool.name);
       const system = await this.#systemPrompt(agent, toolDefinitions.map((tool) => tool.name));
       const window = await this.#window(session.id, Math.max(1_000, contextTokens - estimateTokens(system) - 4_096), model.client);
       let response: ModelResponse;
@@ -318,7 +336,9 @@ export class AgentRuntime {
         return { sessionId: session.id, agentId: agent.id, reply: response.text, toolCalls: executed.map(publicCall), usage, model: lastModel };
       }
       // Every call is answered, in parallel, in the order the model made them.
-      const results = await Promise.all(response.toolCalls.map((call) => tools.execute(call.name, call.arguments, context)));
+      const results = await Promise.all(response.toolCalls.map((call) => offered.has(call.name) || !input.readOnlyTools
+        ? tools.execute(call.name, call.arguments, context)
+        : Promise.resolve<ExecutedToolCall>({ name: call.name, arguments: call.arguments, decision: "deny", isError: true, result: `${call.name} is not available here: only read-only tools run in this turn.` })));
       response.toolCalls.forEach((call, index) => {
         const result = results[index]!;
         executed.push(result);

@@ -9,7 +9,7 @@ import { DISK_FULL_REPLY, isDiskFull } from "../state/index.ts";
 import { AccessPolicy } from "./access-policy.ts";
 import type { ChannelAdapter, InboundAction, InboundMessage } from "./channel-adapter.ts";
 import { ChannelSupervisor, type SupervisorOptions } from "./channel-supervisor.ts";
-import { IngressStore, type IngressRow } from "./ingress-store.ts";
+import { IngressStore, OUTBOUND_SENDER, type IngressRow } from "./ingress-store.ts";
 import { PeopleDirectory } from "./people-directory.ts";
 import { splitMessage } from "./split-message.ts";
 
@@ -332,7 +332,16 @@ export class ChannelService {
       this.ingress.answered(row.id, reply);
     }
     if (!adapter) throw new Error(`channel ${message.channel} is not running; the reply stays stored`);
-    await this.#send(row.id, adapter, message.chat, reply ?? "", row.chunksSent);
+    let alreadySent = row.chunksSent;
+    const started = message.sender === OUTBOUND_SENDER;
+    if (started && row.sendingChunk !== null && row.sendingChunk !== undefined && row.sendingChunk === alreadySent) {
+      // A reminder chunk was being handed to the platform when the process died: it may have
+      // arrived. Messages the gateway starts are sent at most once, so it is not sent again.
+      this.#deps.logger.warn({ channel: message.channel, chat: message.chat, ingressId: row.id, chunk: alreadySent }, "a scheduled message was being sent when the gateway stopped; not sent again (it may not have arrived)");
+      alreadySent += 1;
+      this.ingress.chunkSent(row.id, alreadySent);
+    }
+    await this.#send(row.id, adapter, message.chat, reply ?? "", alreadySent, started);
     this.ingress.finish(row.id, "done");
   }
 
@@ -411,10 +420,17 @@ export class ChannelService {
     await action.acknowledge(match[1] === "yes" ? "Approved" : "Cancelled");
   }
 
-  async #send(id: number, adapter: ChannelAdapter, chat: string, text: string, alreadySent: number): Promise<void> {
+  async #send(id: number, adapter: ChannelAdapter, chat: string, text: string, alreadySent: number, atMostOnce = false): Promise<void> {
     const chunks = splitMessage(text, adapter.textLimit);
     for (let index = alreadySent; index < chunks.length; index++) {
-      await this.#sendWithRetry(adapter, chat, chunks[index]!);
+      if (atMostOnce) this.ingress.sending(id, index);
+      try {
+        await this.#sendWithRetry(adapter, chat, chunks[index]!);
+      } catch (error) {
+        // Failed, not killed: it can be sent again.
+        if (atMostOnce) this.ingress.sending(id, null);
+        throw error;
+      }
       this.ingress.chunkSent(id, index + 1);
     }
   }
@@ -436,6 +452,20 @@ export class ChannelService {
       }
     }
     throw lastError;
+  }
+
+  /**
+   * Send a message the gateway starts (stored first by `ingress.addOutbound`): in order with the
+   * chat's replies, retried and resumed like them.
+   */
+  sendStored(row: IngressRow): void {
+    if (this.#stopping || this.#queued.has(row.id)) return;
+    this.#enqueue(row);
+  }
+
+  /** Show a tool notice (an approval request, with its buttons) in a chat outside a chat's own turn. */
+  notify(channel: string, chat: string, notice: ToolNotice): void {
+    void this.#sendNotice(this.adapter(channel), chat, notice);
   }
 
   /** Tell an approved person they are in. */

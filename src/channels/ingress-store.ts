@@ -9,11 +9,19 @@ export interface IngressRow {
   readonly status: IngressStatus;
   readonly reply: string | null;
   readonly chunksSent: number;
+  /**
+   * A message the gateway started: the chunk being handed to the platform when the process
+   * stopped (set before the send, cleared after it or on an error). Null otherwise.
+   */
+  readonly sendingChunk?: number | null;
 }
 
-type StoredRow = { id: number; message: string; status: IngressStatus; reply: string | null; chunks_sent: number };
+/** The sender recorded on rows the gateway itself starts (never a platform user id). */
+export const OUTBOUND_SENDER = "faraday:outbound";
 
-const toRow = (row: StoredRow): IngressRow => ({ id: row.id, message: JSON.parse(row.message) as InboundMessage, status: row.status, reply: row.reply, chunksSent: row.chunks_sent });
+type StoredRow = { id: number; message: string; status: IngressStatus; reply: string | null; chunks_sent: number; sending_chunk?: number | null };
+
+const toRow = (row: StoredRow): IngressRow => ({ id: row.id, message: JSON.parse(row.message) as InboundMessage, status: row.status, reply: row.reply, chunksSent: row.chunks_sent, sendingChunk: row.sending_chunk ?? null });
 
 /**
  * Inbound messages, stored before the platform is acknowledged and deduplicated by platform id.
@@ -33,15 +41,37 @@ export class IngressStore {
       insert: prepare(`INSERT INTO ingress (channel, platform_id, chat, sender, message, received_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (channel, platform_id) DO NOTHING RETURNING id`),
       answered: prepare("UPDATE ingress SET status = 'answered', reply = ? WHERE id = ?"),
-      chunk: prepare("UPDATE ingress SET chunks_sent = ? WHERE id = ?"),
+      chunk: prepare("UPDATE ingress SET chunks_sent = ?, sending_chunk = NULL WHERE id = ?"),
+      sending: prepare("UPDATE ingress SET sending_chunk = ? WHERE id = ?"),
       finish: prepare("UPDATE ingress SET status = ?, finished_at = ? WHERE id = ?"),
       unfinished: prepare("SELECT * FROM ingress WHERE status IN ('pending', 'answered') ORDER BY id"),
       answeredIn: prepare("SELECT * FROM ingress WHERE status = 'answered' AND channel = ? ORDER BY id"),
       byId: prepare("SELECT * FROM ingress WHERE id = ?"),
-      hasChat: prepare("SELECT 1 AS found FROM ingress WHERE channel = ? AND chat = ? LIMIT 1"),
+      hasChat: prepare(`SELECT 1 AS found FROM ingress WHERE channel = ? AND chat = ? AND sender != '${OUTBOUND_SENDER}' LIMIT 1`),
+      outbound: prepare(`INSERT INTO ingress (channel, platform_id, chat, sender, message, received_at, status, reply) VALUES (?, ?, ?, '${OUTBOUND_SENDER}', ?, ?, 'answered', ?)
+        ON CONFLICT (channel, platform_id) DO NOTHING RETURNING id`),
+      senderChats: prepare(`SELECT chat, MAX(id) AS latest, MAX(json_extract(message, '$.chatType') = 'dm') AS direct
+        FROM ingress WHERE channel = ? AND sender = ? GROUP BY chat ORDER BY direct DESC, latest DESC`),
       counts: prepare("SELECT channel, status, COUNT(*) AS count FROM ingress GROUP BY channel, status"),
       prune: prepare("DELETE FROM ingress WHERE status IN ('done', 'ignored') AND received_at < ?"),
     };
+  }
+
+  /**
+   * Store a message the gateway starts (a reminder, a scheduled job's answer) as an already
+   * answered row, so the service sends it, retries it and resumes it after a restart exactly like
+   * a reply. `key` deduplicates (a second store of the same occurrence stores nothing): undefined
+   * then. The row never counts as the chat having written in.
+   */
+  addOutbound(channel: string, chat: string, text: string, key: string): IngressRow | undefined {
+    const message: InboundMessage = { channel, account: "default", chat, chatType: "dm", sender: OUTBOUND_SENDER, text: "", platformId: key, addressedToBot: false };
+    const row = this.#statements.outbound.get(channel, key, chat, JSON.stringify(message), new Date().toISOString(), text) as { id: number } | undefined;
+    return row ? { id: row.id, message, status: "answered", reply: text, chunksSent: 0 } : undefined;
+  }
+
+  /** The chats a person wrote from on a channel: direct chats first, then most recent first. */
+  chatsOf(channel: string, sender: string): string[] {
+    return (this.#statements.senderChats.all(channel, sender) as Array<{ chat: string }>).map((row) => row.chat);
   }
 
   /** Store a message; undefined when it was seen before (a redelivery). */
@@ -59,6 +89,11 @@ export class IngressStore {
 
   chunkSent(id: number, count: number): void {
     this.#statements.chunk.run(count, id);
+  }
+
+  /** Mark the chunk being handed to the platform (null: none), for messages the gateway starts. */
+  sending(id: number, chunk: number | null): void {
+    this.#statements.sending.run(chunk, id);
   }
 
   finish(id: number, status: "done" | "ignored"): void {

@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { faradayVersion } from "../version.ts";
 import { reportError } from "./output.ts";
 import { registerDeployBackupCommands } from "./deploy-backup-register.ts";
+import { registerCronCommands } from "./cron-register.ts";
 
 type Action<T> = (options: T) => Promise<number>;
 
@@ -177,6 +178,8 @@ export function buildProgram(): Command {
     .action(async (channel: string, options: { json?: boolean; url?: string; stateDir?: string }) => {
       await exitWith(async () => (await import("./channels-command.ts")).runChannelsLogout(channel, options))(options);
     });
+
+  registerCronCommands(program, exitWith);
 
   const deploy = program.command("deploy").description("deploy to Fly.io and manage the deployed gateway (no SSH needed)");
   deploy

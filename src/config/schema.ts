@@ -3,6 +3,7 @@
  * only when there is a config to check. Every object is strict so unknown keys surface as
  * issues — the loader turns those into warnings, never errors.
  */
+import { Cron } from "croner";
 import { z } from "zod";
 
 /**
@@ -46,7 +47,7 @@ const channelCommon = {
     enabled: z.boolean().meta(doc("Answer in this group at all.", true)).optional(),
   }))]).meta(doc("Allowed group ids, or per-group settings keyed by id.", ["-1001234567890"], { "-1001234567890": { requireMention: true } })).optional(),
   requireMention: z.boolean().meta(doc("In groups, answer only when the bot is mentioned or replied to.", true)).optional(),
-  owners: z.array(allowEntry).meta(doc("The business owner(s) on this channel: Telegram/Discord user ids, WhatsApp E.164 numbers. Owners get the full agent and answer customers' approvals; everyone else admitted is a customer.", ["123456789"], ["+85291234567"])).optional(),
+  owners: z.array(allowEntry).meta(doc("The business owner(s) on this channel: Telegram/Discord user ids, WhatsApp E.164 numbers. Owners get the full agent, answer customers' approvals, and get the heartbeat and jobs with deliverTo \"owners\"; everyone else admitted is a customer.", ["123456789"], ["+85291234567"])).optional(),
 };
 
 const telegram = z.strictObject({
@@ -103,6 +104,47 @@ const agentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "expected l
 
 const role = z.enum(["owner", "customer"]);
 
+const timeZone = z.string().refine((value) => {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}, "expected an IANA time zone such as Europe/London or America/New_York");
+
+const cronExpression = z.string().min(1).refine((value) => {
+  try {
+    new Cron(value);
+    return true;
+  } catch {
+    return false;
+  }
+}, "expected a cron expression such as \"0 9 * * 1-5\" (minute hour day month weekday)");
+
+const heartbeat = z.strictObject({
+  every: z.string().regex(/^\d+\s*(s|m|h)$/, "expected a duration such as 30m or 1h").meta(doc("How often the agent reads its HEARTBEAT.md and checks whether there is anything to tell the owners.", "30m")),
+  activeHours: z.string().regex(/^\d{1,2}:\d{2}-\d{1,2}:\d{2}$/, "expected HH:MM-HH:MM, e.g. 08:00-22:00").meta(doc("Local hours the heartbeat runs in (cron.timezone); outside them it waits.", "08:00-22:00")).optional(),
+  model: modelId.meta(doc("A cheaper model for heartbeats, as provider/model.", "anthropic/claude-haiku-4-5")).optional(),
+}).meta(doc("A periodic, silent-unless-needed check against agents/<id>/HEARTBEAT.md; it messages the owners only when it has something to say.", { every: "30m", activeHours: "08:00-22:00" }));
+
+const cronJob = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "expected letters, digits, ., - or _ (max 64)").meta(doc("Unique id of the job (faraday cron run ID).", "morning-bookings")),
+  schedule: cronExpression.meta(doc("When it runs: a cron expression in the job's time zone.", "0 9 * * 1-5")),
+  timezone: timeZone.meta(doc("IANA time zone of the schedule; default cron.timezone.", "Europe/London")).optional(),
+  agent: agentId.meta(doc("The agent that runs it; default the default agent.", "main")).optional(),
+  instruction: z.string().min(1).meta(doc("What the agent is asked to do; its answer is delivered.", "List today's bookings and flag unconfirmed ones.")),
+  deliverTo: z.union([
+    z.literal("owners"),
+    z.strictObject({
+      channel: z.enum(["telegram", "discord", "whatsapp"]).meta(doc("The channel to deliver on.", "telegram")),
+      chat: z.union([z.string().min(1), z.number()]).meta(doc("The chat id (it must have written to the gateway before, or be an owner's).", "123456789")),
+    }),
+  ]).meta(doc("Where the answer goes: \"owners\" or one chat.", "owners", { channel: "telegram", chat: "123456789" })),
+  model: modelId.meta(doc("Model for this job, as provider/model.", "anthropic/claude-haiku-4-5")).optional(),
+  enabled: z.boolean().meta(doc("Run this job (false keeps it listed but idle).", true)).optional(),
+}).meta(doc("One scheduled job.", { id: "morning-bookings", schedule: "0 9 * * 1-5", instruction: "List today's bookings.", deliverTo: "owners" }));
+
 const agent = z.strictObject({
   id: agentId.meta(doc("Unique id; also the folder agents/<id>/ for MEMORY.md and AGENTS.md.", "main")),
   default: z.boolean().meta(doc("The agent that answers when no binding matches (one agent only).", true)).optional(),
@@ -143,6 +185,7 @@ export const configSchema = z
         maxConcurrent: positiveInt.meta(doc("Sessions that may call the model at the same time.", 4)).optional(),
         contextTokens: positiveInt.meta(doc("Size of the window sent to the model; older turns are summarised.", 100000)).optional(),
         maxToolRounds: positiveInt.meta(doc("Tool-call rounds per turn before the agent must answer.", 8)).optional(),
+        heartbeat: heartbeat.optional(),
       }).meta(doc("Settings every agent inherits.", { model: "anthropic/claude-sonnet-5-5" })).optional(),
       list: z.array(agent).meta(doc("The agents; one is the default.", [{ id: "main", default: true }])).optional(),
     }).meta(doc("Agents and their model.", { defaults: { model: "anthropic/claude-sonnet-5-5" }, list: [{ id: "main", default: true }] })).optional(),
@@ -183,6 +226,12 @@ export const configSchema = z
         enabled: z.boolean().meta(doc("Serve the dashboard's web chat.", true)).optional(),
       }).meta(doc("The built-in web chat.", { enabled: true })).optional(),
     }).meta(doc("Chat channels the assistant answers on.", { telegram: { enabled: true }, discord: { enabled: true } })).optional(),
+    cron: z.strictObject({
+      enabled: z.boolean().meta(doc("Run scheduled jobs, reminders and the heartbeat at all.", true)).optional(),
+      timezone: timeZone.meta(doc("Default IANA time zone for cron expressions and the heartbeat's active hours; default the system's.", "Europe/London")).optional(),
+      catchUpMinutes: z.number().int().min(0).max(10_080).meta(doc("An occurrence missed while the gateway was down runs once at start when it is at most this late; older ones are recorded as missed.", 60)).optional(),
+      jobs: z.array(cronJob).meta(doc("Jobs defined here (reminders made in chats live in the database).", [{ id: "morning-bookings", schedule: "0 9 * * 1-5", instruction: "List today's bookings.", deliverTo: "owners" }])).optional(),
+    }).meta(doc("Scheduled jobs, reminders and the heartbeat.", { timezone: "Europe/London", catchUpMinutes: 60 })).optional(),
     mcp: z.strictObject({
       servers: z.record(z.string(), mcpServer).meta(doc("MCP servers by name (FavCRM is built in when FAVCRM_API_KEY is set).", { crm: { url: "https://api.favcrm.io/mcp", headers: { Authorization: "Bearer ${env:FAVCRM_API_KEY}" } } })).optional(),
     }).meta(doc("MCP tool servers.", { servers: {} })).optional(),

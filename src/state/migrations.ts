@@ -232,4 +232,44 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE approvals ADD COLUMN requester_name TEXT;
     `,
   },
+  {
+    version: 9,
+    name: "scheduled jobs and their claimed occurrences",
+    sql: `
+      CREATE TABLE schedule_jobs (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL CHECK (source IN ('chat', 'config', 'api', 'heartbeat')),
+        kind TEXT NOT NULL CHECK (kind IN ('message', 'instruction', 'heartbeat')),
+        spec TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        agent_id TEXT,
+        text TEXT NOT NULL,
+        deliver_to TEXT NOT NULL,
+        model TEXT,
+        origin_channel TEXT,
+        origin_chat TEXT,
+        origin_sender TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        paused INTEGER NOT NULL DEFAULT 0,
+        next_run INTEGER,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX schedule_jobs_due ON schedule_jobs (next_run) WHERE next_run IS NOT NULL;
+      CREATE INDEX schedule_jobs_origin ON schedule_jobs (origin_channel, origin_chat);
+      CREATE TABLE schedule_runs (
+        job_id TEXT NOT NULL,
+        scheduled_at INTEGER NOT NULL,
+        trigger TEXT NOT NULL CHECK (trigger IN ('due', 'catch-up', 'manual')),
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'silent', 'failed', 'refused', 'missed', 'interrupted')),
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        result TEXT,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, scheduled_at)
+      ) WITHOUT ROWID;
+      ALTER TABLE ingress ADD COLUMN sending_chunk INTEGER;
+    `,
+  },
 ];
