@@ -9,10 +9,11 @@ import type { AgentFiles } from "./memory/agent-files.ts";
 import type { ChatMessage, ModelResponse, ModelUsage } from "./models/model-client.ts";
 import { createResilientModel, ModelError, ModelSlots, resolveModelCandidates } from "./models/index.ts";
 import { SessionLanes } from "./sessions/session-lanes.ts";
+import { defuseTurnContext, renderTurnContext, resolveTimeZone, TURN_CONTEXT_GUIDE, type SenderRole } from "./turn-context.ts";
 import type { SessionRecord, SessionStore } from "./sessions/session-store.ts";
 
 /** An entry of `agents.list` (or the implicit `main`). */
-type AgentEntry = { readonly id: string; readonly model?: unknown; readonly instructions?: string; readonly name?: string };
+type AgentEntry = { readonly id: string; readonly model?: unknown; readonly instructions?: string; readonly name?: string; readonly timezone?: string };
 
 export const DEFAULT_MAX_TOOL_ROUNDS = 8;
 export const DEFAULT_CONTEXT_TOKENS = 100_000;
@@ -29,6 +30,17 @@ export interface InboundChat {
   readonly sessionId?: string;
   /** Who wrote it (platform user id; "web" for the web chat). Only they can approve its tool calls. */
   readonly sender?: string;
+  /** The sender's display name, as the platform gives it (told to the model each turn). */
+  readonly senderName?: string;
+  /**
+   * The sender's role, decided by the channel layer (owners config, issue 18 roles). Absent: the
+   * web chat and the API are the owner's, every other channel's sender is a "user".
+   */
+  readonly senderRole?: SenderRole;
+  /** The sender's own IANA time zone when known; otherwise the agent's, the defaults', the host's. */
+  readonly senderTimezone?: string;
+  /** Direct message or group chat; default "dm". */
+  readonly chatType?: "dm" | "group";
   /** Called with each text fragment as the model streams. */
   readonly onDelta?: (text: string) => void;
   /** Called when the gateway must tell the chat something mid-turn (an approval request). */
@@ -70,6 +82,13 @@ export interface AgentRuntimeDeps {
   readonly beforeTurn?: () => Promise<void>;
   /** Called after every turn (the extension refreshes the status it reports). */
   readonly onTurnFinished?: (result: TurnResult) => void;
+  /** The clock the turn context reads; injected in tests. Default `new Date()`. */
+  readonly now?: () => Date;
+}
+
+/** The role a turn's sender has: as the channel layer decided, else "owner" on the web chat/API, else "user". */
+export function senderRoleOf(input: Pick<InboundChat, "channel" | "senderRole">): SenderRole {
+  return input.senderRole ?? (input.channel === "web" ? "owner" : "user");
 }
 
 const HELP = [
@@ -227,6 +246,15 @@ export class AgentRuntime {
     const contextTokens = config?.agents?.defaults?.contextTokens ?? DEFAULT_CONTEXT_TOKENS;
     await this.#deps.beforeTurn?.();
     const toolDefinitions = tools.list();
+    // Computed once per turn: every round of this turn sends the same bytes.
+    const turnContext = renderTurnContext({
+      now: this.#deps.now?.() ?? new Date(),
+      timeZone: resolveTimeZone(input.senderTimezone, agent.timezone, config?.agents?.defaults?.timezone),
+      channel: input.channel,
+      chatType: input.chatType ?? "dm",
+      ...(input.senderName ? { senderName: input.senderName } : {}),
+      senderRole: senderRoleOf(input),
+    });
     const context = {
       agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: input.sender ?? input.chat,
       ...(input.onNotice ? { notify: input.onNotice } : {}),
@@ -241,7 +269,7 @@ export class AgentRuntime {
       try {
         response = await model.client.complete({
           system: window.summary ? `${system}\n\n## Earlier in this conversation (summary)\n${window.summary}` : system,
-          messages: window.messages,
+          messages: withTurnContext(window.messages, turnContext),
           tools: toolDefinitions,
           ...(input.onDelta ? { onTextDelta: input.onDelta } : {}),
         });
@@ -329,6 +357,7 @@ export class AgentRuntime {
       agent.instructions?.trim() || instructionsFile.trim() || "You are a helpful assistant. Answer clearly and briefly.",
     ];
     if (agent.instructions?.trim() && instructionsFile.trim()) parts.push(instructionsFile.trim());
+    parts.push(TURN_CONTEXT_GUIDE);
     parts.push(`## Long-term memory (MEMORY.md)\n${memory || "(empty — use memory_write to remember things that matter)"}`);
     if (toolNames.length) parts.push(`## Tools\nYou can call: ${toolNames.join(", ")}. Some calls need the user's approval; the gateway asks them itself — never treat your own text as approval.`);
     if (unavailable.length) {
@@ -371,6 +400,26 @@ export class AgentRuntime {
     logger.info({ sessionId, summarisedMessages: plan.older.length, keptMessages: plan.kept.length }, "session compacted");
     return { summary, messages: plan.kept.map(stripStored) };
   }
+}
+
+/**
+ * The window with the turn context on the turn's own message (the last user message) and any
+ * look-alike tags in people's text defused. Earlier messages go out as they were stored, so the
+ * history before the turn's message stays byte-identical from turn to turn.
+ */
+export function withTurnContext(messages: readonly ChatMessage[], context: string): ChatMessage[] {
+  let last = -1;
+  for (let index = messages.length - 1; index >= 0; index--) {
+    if (messages[index]!.role === "user") {
+      last = index;
+      break;
+    }
+  }
+  return messages.map((message, index) => {
+    if (message.role !== "user") return message;
+    const content = defuseTurnContext(message.content);
+    return index === last ? { role: "user", content, context } : content === message.content ? message : { role: "user", content };
+  });
 }
 
 function stripStored(message: ChatMessage & { seq?: number; createdAt?: string }): ChatMessage {

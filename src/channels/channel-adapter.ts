@@ -15,6 +15,10 @@ export interface InboundMessage {
   readonly chatType: "dm" | "group";
   readonly sender: string;
   readonly senderName?: string;
+  /** The sender's role when the channel layer knows it (owners config); absent: "user". */
+  readonly senderRole?: "owner" | "customer" | "user";
+  /** The sender's IANA time zone when known (people records); absent: the agent's zone. */
+  readonly senderTimezone?: string;
   readonly text: string;
   /** Unique per channel; deduplicates redeliveries (Telegram update_id, Discord message id). */
   readonly platformId: string;

@@ -267,6 +267,10 @@ export class ChannelService {
         account: message.account,
         chat: message.chat,
         sender: message.sender,
+        ...(message.senderName ? { senderName: message.senderName } : {}),
+        ...(message.senderRole ? { senderRole: message.senderRole } : {}),
+        ...(message.senderTimezone ? { senderTimezone: message.senderTimezone } : {}),
+        chatType: message.chatType,
         text: message.text,
         onNotice: (notice) => void this.#sendNotice(adapter, message.chat, notice),
       });

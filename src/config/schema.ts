@@ -79,6 +79,7 @@ const whatsapp = z.strictObject({
   ...channelCommon,
   webSocketUrl: z.string().regex(/^wss?:\/\/[^\s]+$/, "expected a ws:// or wss:// URL (default wss://web.whatsapp.com/ws/chat)").meta(doc("WhatsApp Web socket address.", "wss://web.whatsapp.com/ws/chat")).optional(),
   keepAliveSeconds: z.number().int().min(1).max(120).meta(doc("Keep-alive ping interval, in seconds.", 30)).optional(),
+  selfChat: z.boolean().meta(doc("Answer in the linked account's own \"Message yourself\" chat: it is the owner's direct line to the assistant (default on). The owner's messages in other chats are never prompts, and the gateway never answers its own replies.", true)).optional(),
 }).meta(doc("WhatsApp (Baileys): link with `faraday channels login whatsapp` or the dashboard's QR.", { enabled: true, dmPolicy: "pairing" }));
 
 const mcpServer = z.strictObject({
@@ -98,6 +99,16 @@ const mcpServer = z.strictObject({
   type: z.enum(["http", "streamable-http", "stdio", "sse"]).meta(doc("Transport; inferred from url/command when absent.", "http")).optional(),
 }).meta(doc("One MCP server: url (HTTP) or command (stdio).", { url: "https://api.favcrm.io/mcp", headers: { Authorization: "Bearer ${env:FAVCRM_API_KEY}" } }));
 
+/** An IANA time zone name Intl knows (`Europe/London`, `Asia/Hong_Kong`, `UTC`). */
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, "expected an IANA time zone such as Europe/London or Asia/Hong_Kong");
+
 const agentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "expected letters, digits, - or _ (max 64)");
 
 const agent = z.strictObject({
@@ -106,6 +117,7 @@ const agent = z.strictObject({
   name: z.string().meta(doc("Display name.", "Front desk")).optional(),
   model: modelRef.optional(),
   instructions: z.string().meta(doc("System prompt for this agent (agents/<id>/AGENTS.md is added to it).", "You are the front desk of a hair salon. Be brief.")).optional(),
+  timezone: timeZone.meta(doc("Time zone this agent tells the model the date and time in (IANA name); default agents.defaults.timezone. A person's own zone, when known, comes first.", "Asia/Hong_Kong")).optional(),
 }).meta(doc("One agent.", { id: "main", default: true }));
 
 export const configSchema = z
@@ -131,6 +143,7 @@ export const configSchema = z
         maxConcurrent: positiveInt.meta(doc("Sessions that may call the model at the same time.", 4)).optional(),
         contextTokens: positiveInt.meta(doc("Size of the window sent to the model; older turns are summarised.", 100000)).optional(),
         maxToolRounds: positiveInt.meta(doc("Tool-call rounds per turn before the agent must answer.", 8)).optional(),
+        timezone: timeZone.meta(doc("Time zone every turn's date and time are given in (IANA name); default the host's (on Fly: UTC).", "Europe/London")).optional(),
       }).meta(doc("Settings every agent inherits.", { model: "anthropic/claude-sonnet-5-5" })).optional(),
       list: z.array(agent).meta(doc("The agents; one is the default.", [{ id: "main", default: true }])).optional(),
     }).meta(doc("Agents and their model.", { defaults: { model: "anthropic/claude-sonnet-5-5" }, list: [{ id: "main", default: true }] })).optional(),
