@@ -20,8 +20,9 @@ import { machineInfo } from "./machine-info.ts";
 import { startupBench } from "./startup.ts";
 import { agentBench } from "./agent.ts";
 import { channelsBench } from "./channels.ts";
+import { promptCacheBench } from "./prompt-cache.ts";
 
-const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench];
+const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench, promptCacheBench];
 
 interface BenchOutcome {
   name: string;
