@@ -52,6 +52,11 @@ export interface ChannelHooks {
 export interface SendOptions {
   /** Inline buttons under the message (approval YES/NO). */
   readonly buttons?: ReadonlyArray<{ readonly label: string; readonly data: string }>;
+  /**
+   * The text is the model's Markdown (one chunk, already split): the adapter renders it to the
+   * platform's format (Telegram HTML, WhatsApp markers, Discord as is). Otherwise plain text.
+   */
+  readonly markdown?: boolean;
 }
 
 export interface ChannelAdapter {

@@ -301,7 +301,8 @@ export class ChannelService {
   async #send(id: number, adapter: ChannelAdapter, chat: string, text: string, alreadySent: number): Promise<void> {
     const chunks = splitMessage(text, adapter.textLimit);
     for (let index = alreadySent; index < chunks.length; index++) {
-      await this.#sendWithRetry(adapter, chat, chunks[index]!);
+      // Split first, then each chunk rendered on its own by the adapter: no entity spans two messages.
+      await this.#sendWithRetry(adapter, chat, chunks[index]!, { markdown: true });
       this.ingress.chunkSent(id, index + 1);
     }
   }

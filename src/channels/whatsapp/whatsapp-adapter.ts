@@ -1,6 +1,7 @@
 import { FaradayError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/index.ts";
 import type { ChannelAdapter, ChannelHooks } from "../channel-adapter.ts";
+import { markdownToWhatsApp } from "../format/whatsapp-text.ts";
 import { closeAction, phoneDigits, phoneFromJid, type TransportFactory, type TransportHandlers, type WhatsAppInbound, type WhatsAppTransport } from "./transport.ts";
 
 /** WhatsApp's own limit is far higher; long walls of text read badly on a phone. */
@@ -245,11 +246,11 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       dropTransport();
     },
 
-    async sendText(chat, text) {
+    async sendText(chat, text, sendOptions) {
       // Fail fast and visibly: nothing queues silently inside a dead socket.
       if (!transport || !open) throw new FaradayError("CHANNEL_UNAVAILABLE", "WhatsApp is not connected; the reply stays stored and is sent after it reconnects");
       if (!options.knownChat(chat)) throw new FaradayError("CHANNEL_NOT_ALLOWED", `refusing to message ${chat}: the gateway only answers chats that wrote to it first (WhatsApp bans accounts that cold-message)`);
-      const id = await transport.sendText(chat, text);
+      const id = await transport.sendText(chat, sendOptions?.markdown ? markdownToWhatsApp(text) : text);
       await transport.setTyping(chat, false).catch(() => {});
       return id;
     },
