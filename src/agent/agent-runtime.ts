@@ -95,6 +95,8 @@ const HELP = [
   "Commands:",
   "/new or /reset — start a fresh conversation (long-term memory is kept)",
   "/status — agent, model, session size and token usage",
+  "/model — the model this conversation uses; /model provider/model switches it, /model default goes back (owner only)",
+  "/whoami — your role and ids as the gateway sees them",
   "/help — this list",
 ].join("\n");
 
@@ -219,13 +221,18 @@ export class AgentRuntime {
   }
 
   async #turn(agent: AgentEntry, session: SessionRecord, input: InboundChat): Promise<TurnResult> {
-    const command = input.text.trim().toLowerCase();
-    if (command === "/new" || command === "/reset") {
+    // "/model@faraday_bot x" in a Telegram group is "/model x".
+    const [head = "", ...commandArgs] = input.text.trim().split(/\s+/);
+    const command = head.toLowerCase().replace(/^(\/[a-z]+)@\w+$/, "$1");
+    const bare = commandArgs.length === 0;
+    if (command === "/model" && commandArgs.length <= 1) return this.#commandReply(session, agent.id, this.#modelCommand(agent, session, input, commandArgs[0]));
+    if (bare && command === "/whoami") return this.#commandReply(session, agent.id, this.#whoami(agent, session, input));
+    if (bare && (command === "/new" || command === "/reset")) {
       const fresh = this.#deps.sessions.reset(session);
       return this.#commandReply(fresh, agent.id, "Started a new conversation. I still remember what is in my long-term memory.");
     }
-    if (command === "/help") return this.#commandReply(session, agent.id, HELP);
-    if (command === "/status") return this.#commandReply(session, agent.id, this.#statusText(agent, session));
+    if (bare && command === "/help") return this.#commandReply(session, agent.id, HELP);
+    if (bare && command === "/status") return this.#commandReply(session, agent.id, this.#statusText(agent, session));
 
     const { sessions, tools, logger } = this.#deps;
     // A turn the process died in the middle of is retried after restart: its message is already
@@ -235,7 +242,7 @@ export class AgentRuntime {
     if (!(last?.role === "user" && last.content === input.text)) await sessions.appendDurable(session.id, { role: "user", content: input.text });
     const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 };
     const executed: ExecutedToolCall[] = [];
-    const model = this.#modelFor(agent);
+    const model = this.#modelFor(agent, this.#deps.sessions.modelChoice(session.id));
     if ("error" in model) {
       const reply = this.#redact(model.error.userMessage);
       sessions.append(session.id, { role: "assistant", content: reply });
@@ -311,8 +318,39 @@ export class AgentRuntime {
     return { sessionId: session.id, agentId, reply, toolCalls: [], usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 }, model: null };
   }
 
+  /** `/model`: show the session's model; with a ref, switch it (owners only); `default` clears the choice. */
+  #modelCommand(agent: AgentEntry, session: SessionRecord, input: InboundChat, requested: string | undefined): string {
+    const choice = this.#deps.sessions.modelChoice(session.id);
+    if (requested === undefined) {
+      const model = this.#modelFor(agent, choice);
+      const current = this.#redact("error" in model ? `none (${model.error.userMessage})` : model.refs.join(" → "));
+      return `Model: ${current}${choice ? " (chosen for this conversation with /model)" : " (the agent's default)"}.\nSwitch with /model provider/model, e.g. /model anthropic/claude-sonnet-5-5; /model default goes back.`;
+    }
+    if (senderRoleOf(input) !== "owner") return "Only the owner can switch the model.";
+    if (requested.toLowerCase() === "default" || requested.toLowerCase() === "reset") {
+      this.#deps.sessions.setModelChoice(session.id, null);
+      const model = this.#modelFor(agent);
+      return `This conversation is back on the agent's default model: ${this.#redact("error" in model ? "none" : model.refs.join(" → "))}.`;
+    }
+    if (!/^[A-Za-z0-9._-]+\/[^\s]+$/.test(requested)) return `"${requested}" is not a model reference; write provider/model, e.g. /model openai/gpt-5.`;
+    const model = this.#modelFor(agent, requested);
+    if ("error" in model) return `Cannot switch to ${requested}: ${this.#redact(model.error.userMessage)}`;
+    this.#deps.sessions.setModelChoice(session.id, requested);
+    return `This conversation now uses ${model.refs[0]}. /model default goes back to the agent's model.`;
+  }
+
+  /** `/whoami`: the sender's role and ids as the gateway sees them. */
+  #whoami(agent: AgentEntry, session: SessionRecord, input: InboundChat): string {
+    return [
+      `You are ${input.senderName ? `${input.senderName}, ` : ""}role: ${senderRoleOf(input)}.`,
+      `Channel: ${input.channel}${input.account ? ` (account ${input.account})` : ""}, ${input.chatType === "group" ? "group chat" : "direct message"} ${input.chat}`,
+      `Your id: ${input.sender ?? input.chat}`,
+      `Agent: ${agent.id}; session: ${session.id}`,
+    ].join("\n");
+  }
+
   #statusText(agent: { id: string }, session: SessionRecord): string {
-    const model = this.#modelFor(agent);
+    const model = this.#modelFor(agent, this.#deps.sessions.modelChoice(session.id));
     const modelText = this.#redact("error" in model ? `none (${model.error.userMessage})` : model.refs.join(" → "));
     const today = this.#deps.sessions.usageToday();
     return [
@@ -326,11 +364,12 @@ export class AgentRuntime {
 
   #models = new Map<string, ReturnType<typeof createResilientModel>>();
 
-  #modelFor(agent: { id: string; model?: unknown }):
+  /** The agent's model (or the session's `/model` choice, with no fallbacks), ready to call. */
+  #modelFor(agent: { id: string; model?: unknown }, sessionChoice?: string):
     | { client: ReturnType<typeof createResilientModel>; refs: string[] }
     | { error: ModelError } {
     const config = this.#config();
-    const modelRef = (agent.model ?? config?.agents?.defaults?.model) as Parameters<typeof resolveModelCandidates>[0]["modelRef"];
+    const modelRef = (sessionChoice ?? agent.model ?? config?.agents?.defaults?.model) as Parameters<typeof resolveModelCandidates>[0]["modelRef"];
     const resolved = resolveModelCandidates({ modelRef, providers: config?.models?.providers, env: this.#deps.env });
     if ("error" in resolved) return { error: resolved.error };
     const refs = resolved.candidates.map((candidate) => candidate.ref);
