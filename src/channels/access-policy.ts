@@ -43,6 +43,7 @@ export class AccessPolicy {
   }
 
   decide(message: InboundMessage, config: ChannelConfig | undefined): AccessVerdict {
+    if (message.selfChat) return { allow: true };
     const allowFrom = (config?.allowFrom ?? []).map(String);
     if (message.chatType === "group") {
       const policy = config?.groupPolicy ?? "allowlist";

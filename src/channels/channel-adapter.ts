@@ -15,6 +15,11 @@ export interface InboundMessage {
   readonly chatType: "dm" | "group";
   readonly sender: string;
   readonly senderName?: string;
+  /**
+   * The linked account's own chat (WhatsApp "Message yourself"): the owner talking to the
+   * assistant. Admitted whatever the DM policy; set only by the adapter, never from the text.
+   */
+  readonly selfChat?: boolean;
   /** The sender's role when the channel layer knows it (owners config); absent: "user". */
   readonly senderRole?: "owner" | "customer" | "user";
   /** The sender's IANA time zone when known (people records); absent: the agent's zone. */

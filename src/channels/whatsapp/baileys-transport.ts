@@ -72,10 +72,17 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
     let closed = false;
     const me = () => socket.user?.id;
 
+    // Self-chat: the ids this socket sent, so that their echo (Baileys emits our own sends as
+    // messages.upsert "append", before sendMessage resolves) is never taken for the owner's words.
+    const sentIds = new Set<string>();
     const normalise = (message: WAMessage): WhatsAppInbound | undefined => {
       const key = message.key;
-      if (!key?.remoteJid || key.fromMe || !key.id) return undefined;
+      if (!key?.remoteJid || !key.id || (key.fromMe && sentIds.has(key.id))) return undefined;
       if (key.remoteJid === "status@broadcast" || key.remoteJid.endsWith("@newsletter") || key.remoteJid.endsWith("@broadcast")) return undefined;
+      const ownJids = [me(), socket.user?.lid].filter(Boolean).map((jid) => baileys.jidNormalizedUser(jid!));
+      // The account's own messages count only in its own chat (remoteJid = own jid or own LID).
+      const selfChat = key.fromMe === true && ownJids.includes(baileys.jidNormalizedUser(key.remoteJid));
+      if (key.fromMe && !selfChat) return undefined;
       const { text, mentions, quotedParticipant } = textOf(baileys, message);
       if (!text) return undefined;
       const isGroup = baileys.isJidGroup(key.remoteJid) === true;
@@ -83,7 +90,7 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       // WhatsApp addresses people by phone number (`…@s.whatsapp.net`) or by LID (`…@lid`), with
       // the other form alongside as *Alt: take the phone-number one, so allowFrom's E.164 matches.
       const candidates = isGroup ? [key.participant, keyAlt.participantAlt] : [key.remoteJid, keyAlt.remoteJidAlt];
-      const senderJid = candidates.find((jid) => jid?.endsWith("@s.whatsapp.net")) ?? candidates.find(Boolean) ?? "";
+      const senderJid = selfChat ? me() ?? "" : candidates.find((jid) => jid?.endsWith("@s.whatsapp.net")) ?? candidates.find(Boolean) ?? "";
       const own = [me(), socket.user?.lid].filter(Boolean).map((jid) => baileys.jidNormalizedUser(jid!));
       const isMine = (jid: string | undefined) => jid !== undefined && own.includes(baileys.jidNormalizedUser(jid));
       return {
@@ -94,6 +101,7 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
         text,
         isGroup,
         addressedToMe: mentions.some(isMine) || isMine(quotedParticipant),
+        ...(selfChat ? { selfChat: true } : {}),
         key,
       };
     };
@@ -143,8 +151,12 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       },
       async sendText(jid, text) {
         requireOpen();
-        const sent = await socket.sendMessage(jid, { text });
-        return sent?.key.id ?? "";
+        // The id is ours before the send, so its own-event echo is recognised.
+        const messageId = baileys.generateMessageIDV2(socket.user?.id);
+        sentIds.add(messageId);
+        if (sentIds.size > 1_000) sentIds.delete(sentIds.values().next().value!);
+        const sent = await socket.sendMessage(jid, { text }, { messageId });
+        return sent?.key.id ?? messageId;
       },
       async markRead(key) {
         if (!closed) await socket.readMessages([key as import("baileys").WAMessageKey]);

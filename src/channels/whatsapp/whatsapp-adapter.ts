@@ -38,6 +38,11 @@ export interface WhatsAppAdapterOptions {
   readonly keepAliveMs?: number;
   /** How long `start` waits for the socket to log in. */
   readonly openTimeoutMs?: number;
+  /**
+   * Answer the linked account's own "Message yourself" chat as the owner's DM (default true,
+   * `channels.whatsapp.selfChat`). Off: the account's own messages are never prompts.
+   */
+  readonly selfChat?: boolean;
   /** Renders a QR payload as a PNG data URL (the `qrcode` package, loaded lazily). */
   readonly qrToDataUrl?: (qr: string) => Promise<string>;
 }
@@ -182,6 +187,7 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
 
   const onMessage = async (message: WhatsAppInbound): Promise<void> => {
     if (!hooks) return;
+    if (message.selfChat && options.selfChat === false) return;
     try {
       await store(message);
     } catch (error) {
@@ -191,7 +197,8 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       failedHook?.(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    // Stored: now the blue ticks, so the customer sees the message was seen.
+    // Stored: now the blue ticks, so the customer sees the message was seen (not for our own).
+    if (message.selfChat) return;
     await transport?.markRead(message.key).catch((error: unknown) => logger.debug({ err: error }, "read receipt failed"));
   };
 
@@ -203,9 +210,11 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       chatType: message.isGroup ? "group" : "dm",
       sender: message.sender,
       ...(message.pushName ? { senderName: message.pushName } : {}),
+      // The account's own chat: the owner writing to their assistant, whatever the DM policy.
+      ...(message.selfChat ? { selfChat: true, senderRole: "owner" as const } : {}),
       text: message.text,
       platformId: `${message.chatJid}:${message.id}`,
-      addressedToBot: message.addressedToMe,
+      addressedToBot: message.addressedToMe || message.selfChat === true,
     });
   };
 
