@@ -159,3 +159,26 @@ test("the rendered block names the offset even where it is not whole hours, and 
   assert.deepEqual(localParts(new Date("2026-01-15T10:00:00Z"), "Asia/Kolkata"), { date: "2026-01-15", weekday: "Thursday", time: "15:30", offset: "UTC+05:30" });
   assert.match(renderTurnContext({ now: new Date("2026-01-15T10:00:00Z"), timeZone: "UTC", channel: "web", chatType: "dm", senderRole: "owner" }), /Thursday 2026-01-15 10:00 \(UTC, UTC\+00:00\)/);
 });
+
+test("the prompt-cache simulation reads only the tools when the system prompt changed (memory written), then the new prefix", async (t) => {
+  const fake = await startAnthropicFake({ promptCache: { minimumTokens: 0 } });
+  t.after(() => fake.close());
+  const { runtime } = await setup(t, { agents: { defaults: { model: "anthropic/claude-test" }, list: [{ id: "main", default: true }] } },
+    { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: fake.url }, () => new Date("2026-06-01T12:00:00Z"));
+  fake.enqueue(
+    { text: "hi" },
+    { toolCalls: [{ name: "memory_write", arguments: { content: "Prefers mornings" } }] },
+    { text: "noted" },
+    { text: "ok" },
+  );
+  await runtime.handle({ channel: "web", chat: "web", sender: "web", text: "hello" }); // writes the prefix
+  const session = (await runtime.handle({ channel: "telegram", chat: "7", sender: "7", text: "remember: mornings" })).sessionId; // hit, then the memory changes the system prompt: miss
+  await runtime.handle({ channel: "telegram", chat: "7", sender: "7", sessionId: session, text: "thanks" }); // hit on the new prefix
+  const [first, second, third, fourth] = fake.promptCache.perRequest;
+  assert.ok(first && second && third && fourth);
+  assert.equal(first.readTokens, 0, "the first request writes the prefix");
+  assert.ok(second.readTokens > 0 && second.writeTokens === 0, "the second reads all of it");
+  // The third carries a new system prompt: only the tools (the breakpoint on the last tool) still hit.
+  assert.ok(third.readTokens > 0 && third.readTokens < second.readTokens && third.writeTokens > 0);
+  assert.ok(fourth.readTokens > third.readTokens && fourth.writeTokens === 0, "the new prefix is read again");
+});

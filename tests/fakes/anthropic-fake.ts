@@ -58,7 +58,7 @@ const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;
  * the SDK's `baseURL`, which appends `/v1/messages` itself.
  */
 export async function startAnthropicFake(options: ModelFakeOptions = {}): Promise<ModelFake & { promptCache: PromptCacheStats }> {
-  const promptCache: PromptCacheStats = { requests: 0, hits: 0, readTokens: 0, writeTokens: 0, uncachedTokens: 0 };
+  const promptCache: PromptCacheStats = { requests: 0, hits: 0, readTokens: 0, writeTokens: 0, uncachedTokens: 0, perRequest: [] };
   const cachedPrefixes = new Set<string>();
   let sequence = 0;
   const nextId = (prefix: string) => `${prefix}${String((sequence += 1)).padStart(4, "0")}`;
@@ -169,6 +169,8 @@ export interface PromptCacheStats {
   readTokens: number;
   writeTokens: number;
   uncachedTokens: number;
+  /** What each request read from and wrote to the cache, in order. */
+  perRequest: Array<{ readTokens: number; writeTokens: number }>;
 }
 
 /** The request's prefixes at each `cache_control` breakpoint, shortest first (tools → system → messages). */
@@ -189,7 +191,7 @@ function breakpointPrefixes(body: Record<string, unknown>): string[] {
   return prefixes;
 }
 
-function simulatePromptCache(body: Record<string, unknown>, totalTokens: number, seen: Set<string>, minimumTokens: number, stats: PromptCacheStats) {
+export function simulatePromptCache(body: Record<string, unknown>, totalTokens: number, seen: Set<string>, minimumTokens: number, stats: PromptCacheStats) {
   const prefixes = breakpointPrefixes(body).map((text) => ({ hash: createHash("sha256").update(text).digest("hex"), tokens: estimateTokens(text) })).filter((prefix) => prefix.tokens >= minimumTokens);
   const hit = [...prefixes].reverse().find((prefix) => seen.has(prefix.hash));
   const readTokens = Math.min(hit?.tokens ?? 0, totalTokens);
@@ -202,6 +204,7 @@ function simulatePromptCache(body: Record<string, unknown>, totalTokens: number,
   stats.readTokens += readTokens;
   stats.writeTokens += writeTokens;
   stats.uncachedTokens += inputTokens;
+  stats.perRequest.push({ readTokens, writeTokens });
   return { inputTokens, readTokens, writeTokens };
 }
 

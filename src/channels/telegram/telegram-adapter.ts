@@ -212,7 +212,8 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
         // The model's Markdown as HTML (escaped <>&), not MarkdownV2: replies full of . ! ( ) -
         // would break MarkdownV2. Should Telegram still refuse an entity (400 "can't parse
         // entities"), the same chunk goes again as plain text, markers taken out.
-        if (sendOptions?.markdown) {
+        // A chunk that is nothing but markup (an empty code block) would be "message text is empty".
+        if (sendOptions?.markdown && markdownToPlainText(text).trim() !== "") {
           try {
             const message = await bot.api.sendMessage(chat, markdownToTelegramHtml(text), { ...extra, parse_mode: "HTML" });
             return String(message.message_id);
