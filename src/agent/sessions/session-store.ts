@@ -560,9 +560,13 @@ export class SessionStore {
    * Kept in the key-value `settings` table under `session-model:<id>` (no migration of its own).
    */
   modelChoice(sessionId: string): string | undefined {
-    const row = this.#database.prepare("SELECT value FROM settings WHERE key = ?").get(`session-model:${sessionId}`) as { value: string } | undefined;
+    // Read on every turn: the statement is prepared once.
+    this.#modelChoiceQuery ??= this.#database.prepare("SELECT value FROM settings WHERE key = ?");
+    const row = this.#modelChoiceQuery.get(`session-model:${sessionId}`) as { value: string } | undefined;
     return row?.value;
   }
+
+  #modelChoiceQuery: ReturnType<Database["prepare"]> | undefined;
 
   /** Set (or, with null, clear) the session's `/model` choice. */
   setModelChoice(sessionId: string, ref: string | null): void {
