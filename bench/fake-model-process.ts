@@ -123,9 +123,11 @@ async function startEchoModel(apiKey: string): Promise<{ url: string; close(): P
       if (request.headers["x-api-key"] !== apiKey && request.headers.authorization !== `Bearer ${apiKey}`) return answer(401, '{"type":"error","error":{"type":"authentication_error","message":"invalid API key"}}');
       const raw = Buffer.concat(chunks).toString("utf8");
       if (raw.includes('"stream":true')) return answer(400, '{"type":"error","error":{"type":"invalid_request_error","message":"the bench fake does not stream"}}');
-      // The first "text"/"content" string after the last user turn is that turn's text.
+      // The first "text"/"content" string after the last user turn (after the turn context) is that turn's text.
       STRING.lastIndex = Math.max(0, raw.lastIndexOf('"role":"user"'));
-      const match = STRING.exec(raw);
+      let match = STRING.exec(raw);
+      // The gateway's turn-context block comes first; the person's text follows it.
+      if (match?.[1]?.startsWith("<turn_context>")) match = STRING.exec(raw);
       const text = match ? (JSON.parse(`"${match[1]}"`) as string) : "";
       const model = /^\{"model":"([^"]*)"/.exec(raw)?.[1] ?? "claude-bench";
       answer(200, `{"id":"msg_bench","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":[{"type":"text","text":${JSON.stringify(text)}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":${Math.ceil(raw.length / 4)},"output_tokens":${Math.ceil(text.length / 4)}}}`);

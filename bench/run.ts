@@ -23,8 +23,9 @@ import { channelsBench } from "./channels.ts";
 import { searchIndexBench } from "./search-index.ts";
 import { toolsBench } from "./tools.ts";
 import { scheduleBench } from "./schedule.ts";
+import { promptCacheBench } from "./prompt-cache.ts";
 
-const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench, searchIndexBench, toolsBench, scheduleBench];
+const BENCHES: readonly BenchModule[] = [startupBench, installBench, agentBench, channelsBench, searchIndexBench, toolsBench, scheduleBench, promptCacheBench];
 
 interface BenchOutcome {
   name: string;

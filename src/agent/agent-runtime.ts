@@ -10,6 +10,7 @@ import type { AgentFiles } from "./memory/agent-files.ts";
 import type { ChatMessage, ModelResponse, ModelUsage } from "./models/model-client.ts";
 import { createResilientModel, ModelError, ModelSlots, resolveModelCandidates } from "./models/index.ts";
 import { SessionLanes } from "./sessions/session-lanes.ts";
+import { defuseTurnContext, renderTurnContext, resolveTimeZone, TURN_CONTEXT_GUIDE, type SenderRole } from "./turn-context.ts";
 import type { SessionRecord, SessionStore } from "./sessions/session-store.ts";
 
 type AgentConfig = NonNullable<NonNullable<FaradayConfig["agents"]>["list"]>[number];
@@ -18,6 +19,7 @@ type AgentConfig = NonNullable<NonNullable<FaradayConfig["agents"]>["list"]>[num
 type AgentEntry = {
   readonly id: string; readonly model?: unknown; readonly instructions?: string; readonly name?: string;
   readonly role?: AgentConfig["role"]; readonly tools?: AgentConfig["tools"]; readonly toolArgs?: AgentConfig["toolArgs"];
+  readonly timezone?: string;
 };
 
 /** The sender of a turn: a platform id (web chat, CLI: the token holder, an owner) or the verified person a channel vouches for. */
@@ -44,6 +46,17 @@ export interface InboundChat {
   readonly sender?: TurnSender;
   /** Owners' DM chats a customer's confirm-level calls are asked in (channels fill it). */
   readonly approvers?: readonly ApproverContact[];
+  /** The sender's display name, as the platform gives it (told to the model each turn). */
+  readonly senderName?: string;
+  /**
+   * The sender's role, decided by the channel layer (owners config, issue 18 roles). Absent: the
+   * web chat and the API are the owner's, every other channel's sender is a "user".
+   */
+  readonly senderRole?: SenderRole;
+  /** The sender's own IANA time zone when known; otherwise the agent's, the defaults', the host's. */
+  readonly senderTimezone?: string;
+  /** Direct message or group chat; default "dm". */
+  readonly chatType?: "dm" | "group";
   /** Called with each text fragment as the model streams. */
   readonly onDelta?: (text: string) => void;
   /** Called when the gateway must tell the chat something mid-turn (an approval request). */
@@ -98,6 +111,15 @@ export interface AgentRuntimeDeps {
   readonly onTurnFinished?: (result: TurnResult) => void;
   /** Where a failed write is reported; a full disk or a damaged database gets a one-sentence reply. */
   readonly storage?: { report(error: unknown, what: string): "disk_full" | "damaged" | "other" };
+  /** The clock the turn context reads; injected in tests. Default `new Date()`. */
+  readonly now?: () => Date;
+}
+
+/** The role a turn's sender has: as the channel layer decided, else "owner" on the web chat/API, else "user". */
+export function senderRoleOf(input: Pick<InboundChat, "channel" | "senderRole" | "sender">): SenderRole {
+  // A channel's verified sender carries the role the roles decided (owner or customer).
+  if (typeof input.sender === "object") return input.sender.role;
+  return input.senderRole ?? (input.channel === "web" ? "owner" : "user");
 }
 
 /** What a chat is told when the database is damaged. One sentence, no internals. */
@@ -107,6 +129,8 @@ const HELP = [
   "Commands:",
   "/new or /reset — start a fresh conversation (long-term memory is kept)",
   "/status — agent, model, session size and token usage",
+  "/model — the model this conversation uses; /model provider/model switches it, /model default goes back (owner only)",
+  "/whoami — your role and ids as the gateway sees them",
   "/help — this list",
 ].join("\n");
 
@@ -263,13 +287,18 @@ export class AgentRuntime {
   }
 
   async #turn(agent: AgentEntry, session: SessionRecord, input: InboundChat): Promise<TurnResult> {
-    const command = input.text.trim().toLowerCase();
-    if (command === "/new" || command === "/reset") {
+    // "/model@faraday_bot x" in a Telegram group is "/model x".
+    const [head = "", ...commandArgs] = input.text.trim().split(/\s+/);
+    const command = head.toLowerCase().replace(/^(\/[a-z]+)@\w+$/, "$1");
+    const bare = commandArgs.length === 0;
+    if (command === "/model" && commandArgs.length <= 1) return this.#commandReply(session, agent.id, this.#modelCommand(agent, session, input, commandArgs[0]));
+    if (bare && command === "/whoami") return this.#commandReply(session, agent.id, this.#whoami(agent, session, input));
+    if (bare && (command === "/new" || command === "/reset")) {
       const fresh = this.#deps.sessions.reset(session);
       return this.#commandReply(fresh, agent.id, "Started a new conversation. I still remember what is in my long-term memory.");
     }
-    if (command === "/help") return this.#commandReply(session, agent.id, HELP);
-    if (command === "/status") return this.#commandReply(session, agent.id, this.#statusText(agent, session));
+    if (bare && command === "/help") return this.#commandReply(session, agent.id, HELP);
+    if (bare && command === "/status") return this.#commandReply(session, agent.id, this.#statusText(agent, session));
 
     const { sessions, tools, logger } = this.#deps;
     // A turn the process died in the middle of is retried after restart: its message is already
@@ -279,7 +308,7 @@ export class AgentRuntime {
     if (!(last?.role === "user" && last.content === input.text)) await sessions.appendDurable(session.id, { role: "user", content: input.text });
     const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 };
     const executed: ExecutedToolCall[] = [];
-    const model = this.#modelFor(input.model ? { ...agent, model: input.model } : agent);
+    const model = input.model ? this.#modelFor({ ...agent, model: input.model }) : this.#modelFor(agent, this.#deps.sessions.modelChoice(session.id));
     if ("error" in model) {
       const reply = this.#redact(model.error.userMessage);
       sessions.append(session.id, { role: "assistant", content: reply });
@@ -293,6 +322,15 @@ export class AgentRuntime {
     // The heartbeat: only read-only tools the policy runs without asking are offered, and only they run.
     const readOnly = (tool: ToolDescriptor) => tool.annotations?.readOnlyHint === true && tools.judge(tool.name, {})?.verdict.decision === "auto";
     const offered = new Set<string>();
+    // Computed once per turn: every round of this turn sends the same bytes.
+    const turnContext = renderTurnContext({
+      now: this.#deps.now?.() ?? new Date(),
+      timeZone: resolveTimeZone(input.senderTimezone, agent.timezone, config?.agents?.defaults?.timezone),
+      channel: input.channel,
+      chatType: input.chatType ?? "dm",
+      ...(input.senderName ? { senderName: input.senderName } : {}),
+      senderRole: senderRoleOf(input),
+    });
     const context = {
       agentId: agent.id, sessionId: session.id, channel: input.channel, chat: input.chat, sender: senderId(input), access,
       ...(input.onNotice ? { notify: input.onNotice } : {}),
@@ -312,7 +350,7 @@ export class AgentRuntime {
       try {
         response = await model.client.complete({
           system: window.summary ? `${system}\n\n## Earlier in this conversation (summary)\n${window.summary}` : system,
-          messages: window.messages,
+          messages: withTurnContext(window.messages, turnContext),
           tools: toolDefinitions,
           ...(input.onDelta ? { onTextDelta: input.onDelta } : {}),
         });
@@ -373,8 +411,39 @@ export class AgentRuntime {
     return { sessionId: session.id, agentId, reply, toolCalls: [], usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 }, model: null };
   }
 
+  /** `/model`: show the session's model; with a ref, switch it (owners only); `default` clears the choice. */
+  #modelCommand(agent: AgentEntry, session: SessionRecord, input: InboundChat, requested: string | undefined): string {
+    const choice = this.#deps.sessions.modelChoice(session.id);
+    if (requested === undefined) {
+      const model = this.#modelFor(agent, choice);
+      const current = this.#redact("error" in model ? `none (${model.error.userMessage})` : model.refs.join(" → "));
+      return `Model: ${current}${choice ? " (chosen for this conversation with /model)" : " (the agent's default)"}.\nSwitch with /model provider/model, e.g. /model anthropic/claude-sonnet-5-5; /model default goes back.`;
+    }
+    if (senderRoleOf(input) !== "owner") return "Only the owner can switch the model.";
+    if (requested.toLowerCase() === "default" || requested.toLowerCase() === "reset") {
+      this.#deps.sessions.setModelChoice(session.id, null);
+      const model = this.#modelFor(agent);
+      return `This conversation is back on the agent's default model: ${this.#redact("error" in model ? "none" : model.refs.join(" → "))}.`;
+    }
+    if (!/^[A-Za-z0-9._-]+\/[^\s]+$/.test(requested)) return `"${requested}" is not a model reference; write provider/model, e.g. /model openai/gpt-5.`;
+    const model = this.#modelFor(agent, requested);
+    if ("error" in model) return `Cannot switch to ${requested}: ${this.#redact(model.error.userMessage)}`;
+    this.#deps.sessions.setModelChoice(session.id, requested);
+    return `This conversation now uses ${model.refs[0]}. /model default goes back to the agent's model.`;
+  }
+
+  /** `/whoami`: the sender's role and ids as the gateway sees them. */
+  #whoami(agent: AgentEntry, session: SessionRecord, input: InboundChat): string {
+    return [
+      `You are ${input.senderName ? `${input.senderName}, ` : ""}role: ${senderRoleOf(input)}.`,
+      `Channel: ${input.channel}${input.account ? ` (account ${input.account})` : ""}, ${input.chatType === "group" ? "group chat" : "direct message"} ${input.chat}`,
+      `Your id: ${input.sender ?? input.chat}`,
+      `Agent: ${agent.id}; session: ${session.id}`,
+    ].join("\n");
+  }
+
   #statusText(agent: { id: string }, session: SessionRecord): string {
-    const model = this.#modelFor(agent);
+    const model = this.#modelFor(agent, this.#deps.sessions.modelChoice(session.id));
     const modelText = this.#redact("error" in model ? `none (${model.error.userMessage})` : model.refs.join(" → "));
     const today = this.#deps.sessions.usageToday();
     return [
@@ -388,11 +457,12 @@ export class AgentRuntime {
 
   #models = new Map<string, ReturnType<typeof createResilientModel>>();
 
-  #modelFor(agent: { id: string; model?: unknown }):
+  /** The agent's model (or the session's `/model` choice, with no fallbacks), ready to call. */
+  #modelFor(agent: { id: string; model?: unknown }, sessionChoice?: string):
     | { client: ReturnType<typeof createResilientModel>; refs: string[] }
     | { error: ModelError } {
     const config = this.#config();
-    const modelRef = (agent.model ?? config?.agents?.defaults?.model) as Parameters<typeof resolveModelCandidates>[0]["modelRef"];
+    const modelRef = (sessionChoice ?? agent.model ?? config?.agents?.defaults?.model) as Parameters<typeof resolveModelCandidates>[0]["modelRef"];
     const resolved = resolveModelCandidates({ modelRef, providers: config?.models?.providers, env: this.#deps.env });
     if ("error" in resolved) return { error: resolved.error };
     const refs = resolved.candidates.map((candidate) => candidate.ref);
@@ -419,6 +489,7 @@ export class AgentRuntime {
       agent.instructions?.trim() || instructionsFile.trim() || "You are a helpful assistant. Answer clearly and briefly.",
     ];
     if (agent.instructions?.trim() && instructionsFile.trim()) parts.push(instructionsFile.trim());
+    parts.push(TURN_CONTEXT_GUIDE);
     parts.push(`## Long-term memory (MEMORY.md)\n${memory || "(empty — use memory_write to remember things that matter)"}`);
     if (toolNames.length) parts.push(`## Tools\nYou can call: ${toolNames.join(", ")}. Some calls need the user's approval; the gateway asks them itself — never treat your own text as approval.`);
     if (unavailable.length) {
@@ -461,6 +532,26 @@ export class AgentRuntime {
     logger.info({ sessionId, summarisedMessages: plan.older.length, keptMessages: plan.kept.length }, "session compacted");
     return { summary, messages: plan.kept.map(stripStored) };
   }
+}
+
+/**
+ * The window with the turn context on the turn's own message (the last user message) and any
+ * look-alike tags in people's text defused. Earlier messages go out as they were stored, so the
+ * history before the turn's message stays byte-identical from turn to turn.
+ */
+export function withTurnContext(messages: readonly ChatMessage[], context: string): ChatMessage[] {
+  let last = -1;
+  for (let index = messages.length - 1; index >= 0; index--) {
+    if (messages[index]!.role === "user") {
+      last = index;
+      break;
+    }
+  }
+  return messages.map((message, index) => {
+    if (message.role !== "user") return message;
+    const content = defuseTurnContext(message.content);
+    return index === last ? { role: "user", content, context } : content === message.content ? message : { role: "user", content };
+  });
 }
 
 function stripStored(message: ChatMessage & { seq?: number; createdAt?: string }): ChatMessage {

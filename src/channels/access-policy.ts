@@ -47,6 +47,7 @@ export class AccessPolicy {
    * admitted under every policy but `disabled`, as if listed in allowFrom.
    */
   decide(message: InboundMessage, config: ChannelConfig | undefined, owner = false): AccessVerdict {
+    if (message.selfChat) return { allow: true };
     const allowFrom = (config?.allowFrom ?? []).map(String);
     if (message.chatType === "group") {
       const policy = config?.groupPolicy ?? "allowlist";

@@ -15,6 +15,15 @@ export interface InboundMessage {
   readonly chatType: "dm" | "group";
   readonly sender: string;
   readonly senderName?: string;
+  /**
+   * The linked account's own chat (WhatsApp "Message yourself"): the owner talking to the
+   * assistant. Admitted whatever the DM policy; set only by the adapter, never from the text.
+   */
+  readonly selfChat?: boolean;
+  /** The sender's role when the channel layer knows it (owners config); absent: "user". */
+  readonly senderRole?: "owner" | "customer" | "user";
+  /** The sender's IANA time zone when known (people records); absent: the agent's zone. */
+  readonly senderTimezone?: string;
   readonly text: string;
   /** Unique per channel; deduplicates redeliveries (Telegram update_id, Discord message id). */
   readonly platformId: string;
@@ -55,6 +64,11 @@ export interface SendOptions {
   readonly buttons?: ReadonlyArray<{ readonly label: string; readonly data: string }>;
   /** Telegram: a one-time keyboard button with this label that shares the person's own phone number. */
   readonly requestPhone?: string;
+  /**
+   * The text is the model's Markdown (one chunk, already split): the adapter renders it to the
+   * platform's format (Telegram HTML, WhatsApp markers, Discord as is). Otherwise plain text.
+   */
+  readonly markdown?: boolean;
 }
 
 export interface ChannelAdapter {

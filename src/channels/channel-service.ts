@@ -352,7 +352,8 @@ export class ChannelService {
       refresh();
       typing = setInterval(refresh, TYPING_REFRESH_MS);
     }
-    const role = this.people.role(message.channel, message.sender);
+    // The WhatsApp adapter vouches for the owner's own "Message yourself" chat.
+    const role = message.selfChat ? "owner" : this.people.role(message.channel, message.sender);
     const phone = this.people.phone(message.channel, message.sender);
     try {
       const result = await this.#deps.runtime.handle({
@@ -365,6 +366,9 @@ export class ChannelService {
           ...(phone ? { phone } : {}),
         },
         ...(role === "customer" ? { approvers: this.people.ownerContacts() } : {}),
+        ...(message.senderName ? { senderName: message.senderName } : {}),
+        ...(message.senderTimezone ? { senderTimezone: message.senderTimezone } : {}),
+        chatType: message.chatType,
         text: message.text,
         onNotice: (notice) => void this.#sendNotice(adapter, message.chat, notice),
         // Telegram gives a bot the phone number only when the person shares it: offer the button once per turn.
@@ -425,7 +429,8 @@ export class ChannelService {
     for (let index = alreadySent; index < chunks.length; index++) {
       if (atMostOnce) this.ingress.sending(id, index);
       try {
-        await this.#sendWithRetry(adapter, chat, chunks[index]!);
+        // Split first, then each chunk rendered on its own by the adapter: no entity spans two messages.
+        await this.#sendWithRetry(adapter, chat, chunks[index]!, { markdown: true });
       } catch (error) {
         // Failed, not killed: it can be sent again.
         if (atMostOnce) this.ingress.sending(id, null);

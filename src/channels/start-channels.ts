@@ -133,6 +133,7 @@ export async function addWhatsApp(input: StartChannelsInput): Promise<WhatsAppAd
     }),
     store,
     knownChat: (chat) => service.knownChat("whatsapp", chat),
+    selfChat: settings?.selfChat ?? true,
     onLinked: () => void service.restart("whatsapp"),
     logger,
     ...(keepAliveMs ? { keepAliveMs } : {}),

@@ -81,6 +81,7 @@ const whatsapp = z.strictObject({
   ...channelCommon,
   webSocketUrl: z.string().regex(/^wss?:\/\/[^\s]+$/, "expected a ws:// or wss:// URL (default wss://web.whatsapp.com/ws/chat)").meta(doc("WhatsApp Web socket address.", "wss://web.whatsapp.com/ws/chat")).optional(),
   keepAliveSeconds: z.number().int().min(1).max(120).meta(doc("Keep-alive ping interval, in seconds.", 30)).optional(),
+  selfChat: z.boolean().meta(doc("Answer in the linked account's own \"Message yourself\" chat: it is the owner's direct line to the assistant (default on). The owner's messages in other chats are never prompts, and the gateway never answers its own replies.", true)).optional(),
 }).meta(doc("WhatsApp (Baileys): link with `faraday channels login whatsapp` or the dashboard's QR.", { enabled: true, dmPolicy: "pairing" }));
 
 const mcpServer = z.strictObject({
@@ -100,18 +101,19 @@ const mcpServer = z.strictObject({
   type: z.enum(["http", "streamable-http", "stdio", "sse"]).meta(doc("Transport; inferred from url/command when absent.", "http")).optional(),
 }).meta(doc("One MCP server: url (HTTP) or command (stdio).", { url: "https://api.favcrm.io/mcp", headers: { Authorization: "Bearer ${env:FAVCRM_API_KEY}" } }));
 
-const agentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "expected letters, digits, - or _ (max 64)");
-
-const role = z.enum(["owner", "customer"]);
-
-const timeZone = z.string().refine((value) => {
+/** An IANA time zone name Intl knows (`Europe/London`, `Asia/Hong_Kong`, `UTC`). */
+const timeZone = z.string().refine((zone) => {
   try {
-    new Intl.DateTimeFormat("en", { timeZone: value });
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
     return true;
   } catch {
     return false;
   }
-}, "expected an IANA time zone such as Europe/London or America/New_York");
+}, "expected an IANA time zone such as Europe/London or Asia/Hong_Kong");
+
+const agentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "expected letters, digits, - or _ (max 64)");
+
+const role = z.enum(["owner", "customer"]);
 
 const cronExpression = z.string().min(1).refine((value) => {
   try {
@@ -160,6 +162,7 @@ const agent = z.strictObject({
     "Arguments the gateway pins before the policy and the call, by tool then dotted path; values are templates over the verified sender: {sender.phone}, {sender.id}, {sender.name}, {sender.channel}. A pin this sender has no value for refuses the call.",
     { "favcrm__list_bookings": { "customer.phone": "{sender.phone}" }, "favcrm__create_booking": { "customer.phone": "{sender.phone}", "customer.name": "{sender.name}" } },
   )).optional(),
+  timezone: timeZone.meta(doc("Time zone this agent tells the model the date and time in (IANA name); default agents.defaults.timezone. A person's own zone, when known, comes first.", "Asia/Hong_Kong")).optional(),
 }).meta(doc("One agent.", { id: "main", default: true }));
 
 export const configSchema = z
@@ -186,6 +189,7 @@ export const configSchema = z
         contextTokens: positiveInt.meta(doc("Size of the window sent to the model; older turns are summarised.", 100000)).optional(),
         maxToolRounds: positiveInt.meta(doc("Tool-call rounds per turn before the agent must answer.", 8)).optional(),
         heartbeat: heartbeat.optional(),
+        timezone: timeZone.meta(doc("Time zone every turn's date and time are given in (IANA name); default the host's (on Fly: UTC).", "Europe/London")).optional(),
       }).meta(doc("Settings every agent inherits.", { model: "anthropic/claude-sonnet-5-5" })).optional(),
       list: z.array(agent).meta(doc("The agents; one is the default.", [{ id: "main", default: true }])).optional(),
     }).meta(doc("Agents and their model.", { defaults: { model: "anthropic/claude-sonnet-5-5" }, list: [{ id: "main", default: true }] })).optional(),

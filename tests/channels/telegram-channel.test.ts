@@ -48,7 +48,7 @@ test("an unknown DM gets a pairing code and no model call; an allowFrom sender i
   await eventually(() => telegram.sent(OWNER).length === 1, 10_000, "the answer");
   assert.equal(telegram.sent(OWNER)[0]!.text, "You said: hi");
   assert.ok(telegram.chatActions(OWNER).some((action) => action.action === "typing"));
-  assert.equal(telegram.sent(OWNER)[0]!.parse_mode, undefined, "plain text, no MarkdownV2 to break");
+  assert.equal(telegram.sent(OWNER)[0]!.parse_mode, "HTML", "the reply's Markdown as HTML, never MarkdownV2 (which . ! ( ) - break)");
 });
 
 test("a long reply is split into messages within 4096, in order", async (t) => {

@@ -6,7 +6,19 @@
  *   const client = new Anthropic({ apiKey: "test", baseURL: fake.url, maxRetries: 0 });
  *
  * Also answers `POST /v1/messages/count_tokens` and `GET /v1/models` (neither consumes a step).
+ *
+ * Prompt caching (`options.promptCache`) is a SIMULATION, not the real cache: the API caches the
+ * request prefix up to each `cache_control` breakpoint, in the order tools → system → messages
+ * (Anthropic's prompt-caching docs: "cache prefixes are created in the following order: tools,
+ * system, then messages"; at most 4 breakpoints; a prefix under the model's minimum, 1,024 tokens
+ * for Sonnet/Opus, is not cached). The fake keeps the SHA-256 of every prefix it has seen at a
+ * breakpoint; on a later request the longest breakpoint prefix whose bytes are identical is a
+ * hit, reported as `cache_read_input_tokens`, the rest of the breakpoint prefix as
+ * `cache_creation_input_tokens`, and `input_tokens` is what is left (the API's meaning: uncached
+ * input). Tokens are estimated (4 characters a token); entries never expire (the real TTL is 5
+ * minutes). `promptCache` on the returned fake sums what it reported.
  */
+import { createHash } from "node:crypto";
 import {
   estimateTokens,
   splitIntoChunks,
@@ -45,12 +57,14 @@ const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;
  * Starts the fake on 127.0.0.1 with a free port. `url` is the origin (no `/v1`): pass it as
  * the SDK's `baseURL`, which appends `/v1/messages` itself.
  */
-export async function startAnthropicFake(options: ModelFakeOptions = {}): Promise<ModelFake> {
+export async function startAnthropicFake(options: ModelFakeOptions = {}): Promise<ModelFake & { promptCache: PromptCacheStats }> {
+  const promptCache: PromptCacheStats = { requests: 0, hits: 0, readTokens: 0, writeTokens: 0, uncachedTokens: 0, perRequest: [] };
+  const cachedPrefixes = new Set<string>();
   let sequence = 0;
   const nextId = (prefix: string) => `${prefix}${String((sequence += 1)).padStart(4, "0")}`;
   const requestedModels = new Set<string>();
 
-  return startScriptedServer(options, "", async (exchange) => {
+  const fake = await startScriptedServer(options, "", async (exchange) => {
     const { request } = exchange;
     const pathname = new URL(request.path, "http://fake").pathname;
     const requestHeaders = { "request-id": nextId("req_fake") };
@@ -119,7 +133,10 @@ export async function startAnthropicFake(options: ModelFakeOptions = {}): Promis
       return;
     }
     const content = contentBlocks(step, nextId);
-    const usage = usageOf(step, inputTokens);
+    const cached = options.promptCache && !step.options.usage
+      ? simulatePromptCache(request.body, inputTokens, cachedPrefixes, options.promptCache.minimumTokens ?? 1024, promptCache)
+      : undefined;
+    const usage = usageOf(step, cached?.inputTokens ?? inputTokens, cached);
     const stopReason = content.some((block) => block.type === "tool_use")
       ? "tool_use"
       : step.options.truncated
@@ -141,6 +158,54 @@ export async function startAnthropicFake(options: ModelFakeOptions = {}): Promis
     }
     await streamMessage(exchange, step, message, requestHeaders);
   });
+  return Object.assign(fake, { promptCache });
+}
+
+/** What the prompt-cache simulation reported, summed over requests. */
+export interface PromptCacheStats {
+  requests: number;
+  /** Requests that read a cached prefix. */
+  hits: number;
+  readTokens: number;
+  writeTokens: number;
+  uncachedTokens: number;
+  /** What each request read from and wrote to the cache, in order. */
+  perRequest: Array<{ readTokens: number; writeTokens: number }>;
+}
+
+/** The request's prefixes at each `cache_control` breakpoint, shortest first (tools → system → messages). */
+function breakpointPrefixes(body: Record<string, unknown>): string[] {
+  const prefixes: string[] = [];
+  let prefix = "";
+  const walk = (section: string, items: unknown[]) => {
+    for (const item of items) {
+      prefix += `${section}:${JSON.stringify(item)}\n`;
+      if (typeof item === "object" && item !== null && "cache_control" in item) prefixes.push(prefix);
+    }
+  };
+  walk("tools", Array.isArray(body.tools) ? body.tools : []);
+  walk("system", typeof body.system === "string" ? [{ type: "text", text: body.system }] : Array.isArray(body.system) ? body.system : []);
+  for (const message of Array.isArray(body.messages) ? (body.messages as Array<{ role?: unknown; content?: unknown }>) : []) {
+    walk(`messages.${String(message.role)}`, typeof message.content === "string" ? [{ type: "text", text: message.content }] : Array.isArray(message.content) ? message.content : []);
+  }
+  return prefixes;
+}
+
+export function simulatePromptCache(body: Record<string, unknown>, totalTokens: number, seen: Set<string>, minimumTokens: number, stats: PromptCacheStats) {
+  const prefixes = breakpointPrefixes(body).map((text) => ({ hash: createHash("sha256").update(text).digest("hex"), tokens: estimateTokens(text) })).filter((prefix) => prefix.tokens >= minimumTokens);
+  const hit = [...prefixes].reverse().find((prefix) => seen.has(prefix.hash));
+  const readTokens = Math.min(hit?.tokens ?? 0, totalTokens);
+  const longest = prefixes.at(-1)?.tokens ?? 0;
+  const writeTokens = Math.max(0, Math.min(longest, totalTokens) - readTokens);
+  for (const prefix of prefixes) seen.add(prefix.hash);
+  const inputTokens = totalTokens - readTokens - writeTokens;
+  stats.requests += 1;
+  if (hit) stats.hits += 1;
+  stats.readTokens += readTokens;
+  stats.writeTokens += writeTokens;
+  stats.uncachedTokens += inputTokens;
+  stats.perRequest.push({ readTokens, writeTokens });
+  return { inputTokens, readTokens, writeTokens };
 }
 
 type ContentBlock =
@@ -158,8 +223,8 @@ function contentBlocks(step: ResolvedStep, nextId: (prefix: string) => string): 
   return blocks;
 }
 
-function usageOf(step: ResolvedStep, inputTokens: number) {
-  const usage = step.options.usage ?? {};
+function usageOf(step: ResolvedStep, inputTokens: number, cached?: { readTokens: number; writeTokens: number }) {
+  const usage = step.options.usage ?? { cacheReadInputTokens: cached?.readTokens, cacheCreationInputTokens: cached?.writeTokens };
   const output =
     step.text + (step.kind === "reply" ? step.toolCalls.map((call) => JSON.stringify(call.arguments)).join("") : "");
   return {

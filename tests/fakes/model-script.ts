@@ -112,6 +112,11 @@ export type ModelFakeOptions = {
   validate?: boolean;
   /** Model ids `GET /v1/models` lists besides the ones requested so far. */
   models?: string[];
+  /**
+   * Anthropic fake only: simulate prompt caching (see anthropic-fake.ts). `minimumTokens`: a
+   * prefix shorter than this is never cached (Anthropic: 1,024 for Sonnet/Opus; default 1,024).
+   */
+  promptCache?: { minimumTokens?: number };
 };
 
 /** A step after functions, defaults and delays are resolved. */
@@ -136,6 +141,18 @@ export function lastUserText(request: RecordedRequest): string {
     const message = messages[index] as { role?: string; content?: unknown };
     if (message.role !== "user") continue;
     return contentText(message.content);
+  }
+  return "";
+}
+
+/** The gateway's `<turn_context>` block in the last user message ("" when none). */
+export function lastTurnContext(request: RecordedRequest): string {
+  const messages: unknown[] = Array.isArray(request.body?.messages) ? request.body.messages : [];
+  for (let index = messages.length - 1; index >= 0; index -= 1) {
+    const message = messages[index] as { role?: string; content?: unknown };
+    if (message.role !== "user" || !Array.isArray(message.content)) continue;
+    const block = (message.content as Array<{ type?: string; text?: unknown }>).find((part) => part?.type === "text" && typeof part.text === "string" && part.text.startsWith("<turn_context>"));
+    if (block) return block.text as string;
   }
   return "";
 }
@@ -173,11 +190,15 @@ export function toolResults(request: RecordedRequest): Array<{ toolCallId: strin
   return results;
 }
 
+/**
+ * The text of a message's content (string, or text blocks/parts joined), without the gateway's
+ * `<turn_context>` block: the words the person wrote.
+ */
 function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
   return content
-    .filter((part): part is { type: string; text: string } => part?.type === "text" && typeof part.text === "string")
+    .filter((part): part is { type: string; text: string } => part?.type === "text" && typeof part.text === "string" && !part.text.startsWith("<turn_context>"))
     .map((part) => part.text)
     .join("");
 }

@@ -24,8 +24,9 @@
  *   (anti-spin); off by default, `repeatPollFloorSeconds: 3` turns it on.
  *
  * MarkdownV2 is parsed with a port of TDLib's `parse_markdown_v2` (same error texts and byte
- * offsets); the 4096 limit is counted in UTF-16 units after parsing. HTML and legacy Markdown are
- * accepted unparsed. Nothing is delivered to a webhook by itself: {@link TelegramFake.webhookPost}
+ * offsets); HTML with a port of TDLib's `parse_html` (telegram-html.ts: the tags and errors of
+ * td/telegram/MessageEntity.cpp, answered 400 "Bad Request: can't parse entities: …"); the 4096
+ * limit is counted in UTF-16 units after parsing. Legacy Markdown is accepted unparsed. Nothing is delivered to a webhook by itself: {@link TelegramFake.webhookPost}
  * posts once; {@link TelegramFake.deliverWebhook} delivers like the real server's sender
  * (tdlib/telegram-bot-api `WebhookActor.cpp`, `on_connection_result` and `on_update_error`):
  * only a 2xx answer counts as delivered; any other status or a dropped connection sends the same
@@ -36,6 +37,7 @@
 import { Buffer } from "node:buffer";
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { parseTelegramHtml } from "./telegram-html.ts";
 import type {
   CallbackQuery,
   Chat,
@@ -408,7 +410,13 @@ export async function startTelegramFake(options: TelegramFakeOptions = {}): Prom
       } catch (error) {
         throw badRequest(`can't parse entities: ${(error as Error).message}`);
       }
-    } else if (parseMode !== "" && parseMode !== "html" && parseMode !== "markdown") {
+    } else if (parseMode === "html") {
+      try {
+        ({ text, entities } = parseTelegramHtml(text));
+      } catch (error) {
+        throw badRequest(`can't parse entities: ${(error as Error).message}`);
+      }
+    } else if (parseMode !== "" && parseMode !== "markdown") {
       throw badRequest("unsupported parse_mode");
     }
     if (text.trim() === "") throw badRequest("message text is empty");

@@ -37,6 +37,11 @@
  *   `<ib><offline/>`; Baileys emits them as messages.upsert type "append", not "notify". Baileys
  *   sends each one's delivery receipt as it decrypts it, but holds the upserts in its event buffer
  *   until the `<ib><offline/>` (`holdOfflineMarker` keeps them there, to test a stop in between).
+ * - The owner's own messages (`sendOwnText`): the phone's stanza to its companions carries
+ *   `from` = the account's jid and, outside the self chat, `recipient` = the chat; Baileys'
+ *   decodeMessageNode (Utils/decode-wa-message.js) then sets `key.fromMe` and `remoteJid` =
+ *   recipient, else from (the account's own jid: "Message yourself"). The content is a
+ *   `deviceSentMessage`, which Baileys unwraps.
  * - Outbound 1:1: Baileys usyncs devices + LIDs of itself and the peer, stores the LID mappings,
  *   force-fetches bundles for those LIDs (`<key><user jid=…@lid reason=identity/>`), then sends one
  *   `<message><participants><to jid><enc/></to>…` with a copy for the phone (deviceSentMessage).
@@ -1064,6 +1069,24 @@ export async function startWhatsAppFake(options: WhatsAppFakeOptions = {}): Prom
       }
       for (const connection of targets) await deliverInbound(connection, item, false);
       return { id: item.id, queued: false };
+    },
+
+    async sendOwnText(input) {
+      const id = input.id ?? randomBytes(16).toString("hex").toUpperCase();
+      const destination = input.chat === undefined ? accountJid : (await getContact(input.chat)).pnJid;
+      const message: proto.IMessage = { deviceSentMessage: { destinationJid: destination, message: { conversation: input.text } } };
+      const targets = loggedInConnections().filter((connection) => connection.offlineSent);
+      if (!targets.length) throw new Error("sendOwnText: no logged-in companion");
+      for (const connection of targets) {
+        const device = connection.device!;
+        const encrypted = await phone.encrypt(device.pnJid, message, () => takeBundle(device));
+        sendNode(connection, node("message", {
+          from: accountJid, id, type: "text", t: unixSeconds(), notify: pushName,
+          ...(input.chat === undefined ? {} : { recipient: destination }),
+        }, [node("enc", { v: "2", type: encrypted.type }, encrypted.ciphertext)]));
+        log(`delivered own message ${id} (${input.chat === undefined ? "self chat" : `to ${destination}`}) to connection ${connection.id}`);
+      }
+      return { id };
     },
 
     async waitForMessage(predicate = () => true, timeoutMs = 10_000) {

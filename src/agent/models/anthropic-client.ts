@@ -168,7 +168,8 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
   };
   for (const message of messages) {
     if (message.role === "user") {
-      append("user", textBlocks(message.content));
+      // The turn context is a block of its own before the text, after the cached prefix.
+      append("user", [...textBlocks(message.context ?? ""), ...textBlocks(message.content)]);
     } else if (message.role === "assistant") {
       const toolUses = (message.toolCalls ?? []).map(
         (call): Block => ({ type: "tool_use", id: call.id, name: call.name, input: call.arguments }),

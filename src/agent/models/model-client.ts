@@ -14,7 +14,11 @@ export interface ToolCall {
 }
 
 export type ChatMessage =
-  | { readonly role: "user"; readonly content: string }
+  /**
+   * `context`: the gateway's turn-context block (date, time, channel, sender) for the turn's own
+   * message, sent before `content` and never stored. See src/agent/turn-context.ts.
+   */
+  | { readonly role: "user"; readonly content: string; readonly context?: string }
   | { readonly role: "assistant"; readonly content: string; readonly toolCalls?: readonly ToolCall[] }
   | { readonly role: "tool"; readonly toolCallId: string; readonly name: string; readonly content: string; readonly isError?: boolean };
 

@@ -194,7 +194,11 @@ export function toOpenAIParams(request: ModelRequest, officialApi: boolean): Cre
  */
 export function toOpenAIMessages(messages: readonly ChatMessage[]): OpenAI.Chat.Completions.ChatCompletionMessageParam[] {
   return messages.map((message): OpenAI.Chat.Completions.ChatCompletionMessageParam => {
-    if (message.role === "user") return { role: "user", content: message.content };
+    if (message.role === "user") {
+      // The turn context as a text part of its own before the text, so the person's words stay whole.
+      if (!message.context) return { role: "user", content: message.content };
+      return { role: "user", content: [{ type: "text", text: message.context }, { type: "text", text: message.content }] };
+    }
     if (message.role === "tool") {
       return {
         role: "tool",

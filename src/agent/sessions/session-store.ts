@@ -578,4 +578,24 @@ export class SessionStore {
     return (this.#statements.search.all(match, limit) as Array<{ session_id: string; seq: number; snippet: string }>)
       .map((row) => ({ sessionId: row.session_id, seq: row.seq, snippet: row.snippet }));
   }
+
+  /**
+   * The model a session was switched to with `/model` (a `provider/model` ref), or undefined.
+   * Kept in the key-value `settings` table under `session-model:<id>` (no migration of its own).
+   */
+  modelChoice(sessionId: string): string | undefined {
+    // Read on every turn: the statement is prepared once.
+    this.#modelChoiceQuery ??= this.#database.prepare("SELECT value FROM settings WHERE key = ?");
+    const row = this.#modelChoiceQuery.get(`session-model:${sessionId}`) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  #modelChoiceQuery: ReturnType<Database["prepare"]> | undefined;
+
+  /** Set (or, with null, clear) the session's `/model` choice. */
+  setModelChoice(sessionId: string, ref: string | null): void {
+    const key = `session-model:${sessionId}`;
+    if (ref === null) this.#database.prepare("DELETE FROM settings WHERE key = ?").run(key);
+    else this.#database.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, ?)").run(key, ref, new Date().toISOString());
+  }
 }

@@ -3,6 +3,8 @@ import type { Bot, Context } from "grammy";
 import { FaradayError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/index.ts";
 import type { ChannelAdapter, ChannelHooks, InboundMessage, SendOptions } from "../channel-adapter.ts";
+import { markdownToPlainText } from "../format/plain-text.ts";
+import { markdownToTelegramHtml } from "../format/telegram-html.ts";
 
 export interface TelegramAdapterOptions {
   readonly token: string;
@@ -24,6 +26,12 @@ export function webhookSecretMatches(expected: string | undefined, given: string
   const a = createHash("sha256").update(given).digest();
   const b = createHash("sha256").update(expected).digest();
   return timingSafeEqual(a, b);
+}
+
+/** Telegram's 400 "Bad Request: can't parse entities: …" (tdlib/td MessageEntity.cpp parse_html errors). */
+function isEntityRefusal(error: unknown): boolean {
+  const failure = error as { error_code?: unknown; description?: unknown };
+  return failure.error_code === 400 && typeof failure.description === "string" && /can't parse entities/i.test(failure.description);
 }
 
 /** The fastify route a webhook-mode adapter is fed by. */
@@ -219,16 +227,31 @@ export function createTelegramAdapter(options: TelegramAdapterOptions): ChannelA
 
     async sendText(chat: string, text: string, sendOptions?: SendOptions) {
       if (!bot) throw new FaradayError("CHANNEL_UNAVAILABLE", "Telegram is not connected; the reply stays queued");
-      // Plain text: model output full of . ! ( ) - would break MarkdownV2 ("can't parse entities").
+      const extra = {
+        link_preview_options: { is_disabled: true },
+        ...(sendOptions?.buttons?.length
+          ? { reply_markup: { inline_keyboard: [sendOptions.buttons.map((button) => ({ text: button.label, callback_data: button.data }))] } }
+          : sendOptions?.requestPhone
+            ? { reply_markup: { keyboard: [[{ text: sendOptions.requestPhone, request_contact: true }]], one_time_keyboard: true, resize_keyboard: true } }
+            : {}),
+      };
       try {
-        const message = await bot.api.sendMessage(chat, text, {
-          link_preview_options: { is_disabled: true },
-          ...(sendOptions?.buttons?.length
-            ? { reply_markup: { inline_keyboard: [sendOptions.buttons.map((button) => ({ text: button.label, callback_data: button.data }))] } }
-            : sendOptions?.requestPhone
-              ? { reply_markup: { keyboard: [[{ text: sendOptions.requestPhone, request_contact: true }]], one_time_keyboard: true, resize_keyboard: true } }
-              : {}),
-        });
+        // The model's Markdown as HTML (escaped <>&), not MarkdownV2: replies full of . ! ( ) -
+        // would break MarkdownV2. Should Telegram still refuse an entity (400 "can't parse
+        // entities"), the same chunk goes again as plain text, markers taken out.
+        // A chunk that is nothing but markup (an empty code block) would be "message text is empty".
+        if (sendOptions?.markdown && markdownToPlainText(text).trim() !== "") {
+          try {
+            const message = await bot.api.sendMessage(chat, markdownToTelegramHtml(text), { ...extra, parse_mode: "HTML" });
+            return String(message.message_id);
+          } catch (error) {
+            if (!isEntityRefusal(error)) throw error;
+            options.logger.warn({ err: (error as Error).message }, "Telegram refused the formatted reply; sending it as plain text");
+            const message = await bot.api.sendMessage(chat, markdownToPlainText(text), extra);
+            return String(message.message_id);
+          }
+        }
+        const message = await bot.api.sendMessage(chat, text, extra);
         return String(message.message_id);
       } catch (error) {
         // A 429 longer than auto-retry waits (60 s) comes back here: the service sends it again then.

@@ -138,10 +138,17 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
     };
     if (options.deviceCache) options.deviceCache.onStale = onStale;
 
+    // Self-chat: the ids this socket sent, so that their echo (Baileys emits our own sends as
+    // messages.upsert "append", before sendMessage resolves) is never taken for the owner's words.
+    const sentIds = new Set<string>();
     const normalise = async (message: WAMessage): Promise<WhatsAppInbound | undefined> => {
       const key = message.key;
-      if (!key?.remoteJid || key.fromMe || !key.id) return undefined;
+      if (!key?.remoteJid || !key.id || (key.fromMe && sentIds.has(key.id))) return undefined;
       if (key.remoteJid === "status@broadcast" || key.remoteJid.endsWith("@newsletter") || key.remoteJid.endsWith("@broadcast")) return undefined;
+      const ownJids = [me(), socket.user?.lid].filter(Boolean).map((jid) => baileys.jidNormalizedUser(jid!));
+      // The account's own messages count only in its own chat (remoteJid = own jid or own LID).
+      const selfChat = key.fromMe === true && ownJids.includes(baileys.jidNormalizedUser(key.remoteJid));
+      if (key.fromMe && !selfChat) return undefined;
       const { text, mentions, quotedParticipant } = textOf(baileys, message);
       if (!text) return undefined;
       const isGroup = baileys.isJidGroup(key.remoteJid) === true;
@@ -151,8 +158,8 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       // one, so allowFrom's E.164 matches. Without it, ask Baileys' LID mapping (learnt from device
       // queries and earlier messages).
       const candidates = isGroup ? [key.participant, keyAlt.participantAlt] : [key.remoteJid, keyAlt.remoteJidAlt];
-      let senderJid = candidates.find((jid) => jid?.endsWith("@s.whatsapp.net")) ?? candidates.find(Boolean) ?? "";
-      if (baileys.isLidUser(senderJid)) {
+      let senderJid = selfChat ? me() ?? "" : candidates.find((jid) => jid?.endsWith("@s.whatsapp.net")) ?? candidates.find(Boolean) ?? "";
+      if (!selfChat && baileys.isLidUser(senderJid)) {
         const phone = await otherForm(baileys.jidNormalizedUser(senderJid));
         if (phone) senderJid = phone;
       }
@@ -166,6 +173,7 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
         text,
         isGroup,
         addressedToMe: mentions.some(isMine) || isMine(quotedParticipant),
+        ...(selfChat ? { selfChat: true } : {}),
         key,
       };
     };
@@ -228,8 +236,12 @@ export function baileysTransportFactory(options: BaileysTransportOptions): Trans
       },
       async sendText(jid, text) {
         requireOpen();
-        const sent = await socket.sendMessage(jid, { text });
-        const id = sent?.key.id ?? "";
+        // The id is ours before the send, so its own-event echo is recognised.
+        const messageId = baileys.generateMessageIDV2(socket.user?.id);
+        sentIds.add(messageId);
+        if (sentIds.size > 1_000) sentIds.delete(sentIds.values().next().value!);
+        const sent = await socket.sendMessage(jid, { text }, { messageId });
+        const id = sent?.key.id ?? messageId;
         if (id && sent?.message && options.sentMessages) {
           // Kept for retry receipts, under both forms of the chat's jid. A store failure does not
           // fail the send (it went out); Baileys' in-memory copy covers the next 5 minutes.

@@ -4,7 +4,11 @@
  * in whatsapp-adapter.ts only see this, so they are unit-tested without a socket.
  */
 
-/** An inbound text, normalised from Baileys' `messages.upsert` (type `notify`, not from us). */
+/**
+ * An inbound text, normalised from Baileys' `messages.upsert`. Our own account's messages
+ * (`key.fromMe`) come through only from its "Message yourself" chat, and never the ones this
+ * gateway sent.
+ */
 export interface WhatsAppInbound {
   readonly id: string;
   /** Where a reply goes: the contact's or the group's jid. */
@@ -16,6 +20,8 @@ export interface WhatsAppInbound {
   readonly isGroup: boolean;
   /** Group messages: our account is @-mentioned, or the message replies to one of ours. */
   readonly addressedToMe: boolean;
+  /** Written from the linked account itself (the owner's phone), in its own "Message yourself" chat. */
+  readonly selfChat?: boolean;
   /** Opaque message key, handed back for the read receipt. */
   readonly key: unknown;
 }

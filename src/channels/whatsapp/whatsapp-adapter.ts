@@ -1,6 +1,7 @@
 import { FaradayError } from "../../errors/index.ts";
 import type { Logger } from "../../logging/index.ts";
 import type { ChannelAdapter, ChannelHooks } from "../channel-adapter.ts";
+import { markdownToWhatsApp } from "../format/whatsapp-text.ts";
 import { closeAction, phoneDigits, phoneFromJid, type CloseAction, type TransportFactory, type TransportHandlers, type WhatsAppInbound, type WhatsAppTransport } from "./transport.ts";
 
 /** WhatsApp's own limit is far higher; long walls of text read badly on a phone. */
@@ -37,6 +38,11 @@ export interface WhatsAppAdapterOptions {
   readonly keepAliveMs?: number;
   /** How long `start` waits for the socket to log in. */
   readonly openTimeoutMs?: number;
+  /**
+   * Answer the linked account's own "Message yourself" chat as the owner's DM (default true,
+   * `channels.whatsapp.selfChat`). Off: the account's own messages are never prompts.
+   */
+  readonly selfChat?: boolean;
   /** Renders a QR payload as a PNG data URL (the `qrcode` package, loaded lazily). */
   readonly qrToDataUrl?: (qr: string) => Promise<string>;
 }
@@ -196,6 +202,7 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
 
   const onMessage = async (message: WhatsAppInbound): Promise<void> => {
     if (!hooks) return;
+    if (message.selfChat && options.selfChat === false) return;
     try {
       await store(message);
     } catch (error) {
@@ -205,7 +212,8 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       failedHook?.(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    // Stored: now the blue ticks, so the customer sees the message was seen.
+    // Stored: now the blue ticks, so the customer sees the message was seen (not for our own).
+    if (message.selfChat) return;
     await transport?.markRead(message.key).catch((error: unknown) => logger.debug({ err: error }, "read receipt failed"));
   };
 
@@ -217,9 +225,11 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       chatType: message.isGroup ? "group" : "dm",
       sender: message.sender,
       ...(message.pushName ? { senderName: message.pushName } : {}),
+      // The account's own chat: the owner writing to their assistant, whatever the DM policy.
+      ...(message.selfChat ? { selfChat: true, senderRole: "owner" as const } : {}),
       text: message.text,
       platformId: `${message.chatJid}:${message.id}`,
-      addressedToBot: message.addressedToMe,
+      addressedToBot: message.addressedToMe || message.selfChat === true,
     });
   };
 
@@ -265,11 +275,11 @@ export function createWhatsAppAdapter(options: WhatsAppAdapterOptions): WhatsApp
       dropTransport();
     },
 
-    async sendText(chat, text) {
+    async sendText(chat, text, sendOptions) {
       // Fail fast and visibly: nothing queues silently inside a dead socket.
       if (!transport || !open) throw new FaradayError("CHANNEL_UNAVAILABLE", "WhatsApp is not connected; the reply stays stored and is sent after it reconnects");
       if (!options.knownChat(chat)) throw new FaradayError("CHANNEL_NOT_ALLOWED", `refusing to message ${chat}: the gateway only answers chats that wrote to it first (WhatsApp bans accounts that cold-message)`);
-      const id = await transport.sendText(chat, text);
+      const id = await transport.sendText(chat, sendOptions?.markdown ? markdownToWhatsApp(text) : text);
       await transport.setTyping(chat, false).catch(() => {});
       return id;
     },

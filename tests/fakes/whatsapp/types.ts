@@ -206,6 +206,14 @@ export interface WhatsAppFake {
    * ("append"). Resolves once written to the socket or queued.
    */
   sendText(input: WhatsAppSendTextInput): Promise<{ id: string; queued: boolean }>;
+  /**
+   * The account's owner types on their phone (device 0): in "Message yourself" (no `chat`), or
+   * in the chat with `chat` (a contact's phone number). Delivered to every logged-in companion
+   * as the phone's own message: `from` = the account's jid, `recipient` = the chat (omitted for
+   * the self chat), content a `deviceSentMessage`. Baileys' decodeMessageNode makes that
+   * `key.fromMe: true` with `remoteJid` = the chat (the account's own jid in the self chat).
+   */
+  sendOwnText(input: { text: string; chat?: string; id?: string }): Promise<{ id: string }>;
   /** The first received message (already received or future) matching `predicate`. */
   waitForMessage(predicate?: (message: WhatsAppReceivedMessage) => boolean, timeoutMs?: number): Promise<WhatsAppReceivedMessage>;
   /** Resolves when a companion is logged in and its offline batch was sent (Baileys is about to be "open"). */
