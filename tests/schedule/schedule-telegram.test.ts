@@ -128,6 +128,7 @@ test("a job for a chat that never wrote in is refused; once that chat has writte
 
 test("a scheduled instruction that comes due while an approval is pending in its chat runs as an instruction, not as an answer", async (t) => {
   const { model, telegram, clock, favcrm } = await setUp(t, { start: "2026-12-04T08:00:00Z", favcrm: true });
+  // The owner: with owners configured, only an owner's own confirm-level calls are asked in their own chat.
   model.enqueue(
     { toolCalls: [{ name: "schedule_create", arguments: { when: "2026-12-04T08:30:00Z", instruction: "Tell me today's weather." } }] },
     { text: "Scheduled." },
@@ -135,13 +136,13 @@ test("a scheduled instruction that comes due while an approval is pending in its
     (request) => ({ text: `Done: ${toolResults(request).at(-1)!.content.slice(0, 30)}` }),
     { text: "Sunny all day." },
   );
-  telegram.pushMessage({ chatId: USER, fromId: USER, text: "at 8:30 tell me the weather" });
-  await eventually(() => texts(telegram.sent(USER)).includes("Scheduled."), 15_000, "the confirmation");
-  telegram.pushMessage({ chatId: USER, fromId: USER, text: "void invoice inv_9" });
-  await eventually(() => texts(telegram.sent(USER)).some((text) => /Approval needed/.test(text)), 15_000, "the approval prompt");
+  telegram.pushMessage({ chatId: OWNER, fromId: OWNER, text: "at 8:30 tell me the weather" });
+  await eventually(() => texts(telegram.sent(OWNER)).includes("Scheduled."), 15_000, "the confirmation");
+  telegram.pushMessage({ chatId: OWNER, fromId: OWNER, text: "void invoice inv_9" });
+  await eventually(() => texts(telegram.sent(OWNER)).some((text) => /Approval needed/.test(text)), 15_000, "the approval prompt");
   clock.advanceTo("2026-12-04T08:30:00Z");
-  telegram.pushMessage({ chatId: USER, fromId: USER, text: "yes" });
-  await eventually(() => texts(telegram.sent(USER)).includes("Sunny all day."), 15_000, "the scheduled answer");
+  telegram.pushMessage({ chatId: OWNER, fromId: OWNER, text: "yes" });
+  await eventually(() => texts(telegram.sent(OWNER)).includes("Sunny all day."), 15_000, "the scheduled answer");
   assert.equal(favcrm!.calls.filter((call) => call.tool === "void_invoice").length, 1);
-  assert.ok(!texts(telegram.sent(USER)).some((text) => /did not take that as an answer/.test(text)), "the instruction was not taken for an unclear answer");
+  assert.ok(!texts(telegram.sent(OWNER)).some((text) => /did not take that as an answer/.test(text)), "the instruction was not taken for an unclear answer");
 });
