@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { test, type TestContext } from "node:test";
-import type { AgentRuntime, InboundChat, TurnResult } from "../../src/agent/agent-runtime.ts";
+import type { AgentRuntime, ApprovalReply, InboundChat, TurnResult } from "../../src/agent/agent-runtime.ts";
 import type { ChannelAdapter, ChannelHooks, InboundMessage, SendOptions } from "../../src/channels/channel-adapter.ts";
 import { ChannelService } from "../../src/channels/channel-service.ts";
 import { validateConfig } from "../../src/config/load-config.ts";
@@ -122,8 +122,15 @@ class StubTurns {
   onTurn: ((input: InboundChat) => void) | undefined;
   readonly #started: Array<() => void> = [];
 
-  answerApproval(): undefined {
-    return undefined;
+  /** What answerApproval returns for a message text (the runtime's approval answer). */
+  readonly approvalReplies = new Map<string, ApprovalReply>();
+  /** Texts whose turn throws. */
+  readonly failing = new Set<string>();
+  readonly approvalChecks: string[] = [];
+
+  answerApproval(input: { text: string }): ApprovalReply | undefined {
+    this.approvalChecks.push(input.text);
+    return this.approvalReplies.get(input.text);
   }
 
   async handle(input: InboundChat): Promise<TurnResult> {
@@ -131,6 +138,7 @@ class StubTurns {
     this.onTurn?.(input);
     for (const listener of this.#started.splice(0)) listener();
     await this.gates.get(input.text)?.promise;
+    if (this.failing.has(input.text)) throw new Error(`turn failed: ${input.text}`);
     return {
       sessionId: `session-${input.chat}`, agentId: "main", reply: `echo: ${input.text}`, toolCalls: [],
       usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 }, model: "stub/model",
@@ -144,11 +152,23 @@ class StubTurns {
 }
 
 /**
+ * Resolves once `condition` holds, checking after each turn of the event loop; throws after a
+ * bounded number of turns, so a broken service fails the test instead of spinning forever.
+ */
+async function turnsUntil(condition: () => boolean, what: string): Promise<void> {
+  for (let turn = 0; turn < 20_000; turn++) {
+    if (condition()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+/**
  * Resolves once every stored message is finished. A row is marked done just after its last
  * send resolves, so a test that saw the send waits for the record here (a positive condition).
  */
 async function allFinished(service: ChannelService): Promise<void> {
-  while (service.ingress.unfinished().length > 0) await new Promise((resolve) => setImmediate(resolve));
+  await turnsUntil(() => service.ingress.unfinished().length === 0, "every stored message finished");
 }
 
 async function setup(t: TestContext, options: { textLimit?: number; channel?: Record<string, unknown> } = {}) {
@@ -181,7 +201,7 @@ async function setup(t: TestContext, options: { textLimit?: number; channel?: Re
   const adapter = new LoopbackAdapter(options.textLimit);
   service.add(adapter);
   // start() reports connected synchronously after an await in the supervisor: wait for it.
-  while (components.get("channel:telegram")?.state !== "connected") await new Promise((resolve) => setImmediate(resolve));
+  await turnsUntil(() => components.get("channel:telegram")?.state === "connected", "the loopback channel connected");
   return { service, adapter, turns, approvals, components, lines };
 }
 
@@ -298,7 +318,7 @@ test("a reply cut off by a dropped connection keeps the chunks sent, and sends t
   await adapter.deliver({ text: "alpha beta gamma delta epsilon zeta eta theta", platformId: "1" });
   await adapter.sentCount(1);
   // Wait for the service to give up on this send (it logs; no quick retry while disconnected).
-  while (!lines.some((line) => line.includes("sent when the channel next connects"))) await new Promise((resolve) => setImmediate(resolve));
+  await turnsUntil(() => lines.some((line) => line.includes("sent when the channel next connects")), "the reply parked");
   assert.equal(attempts, 2, "no quick retry into a connection that is down");
   const parked = service.ingress.get(row!);
   assert.equal(parked?.status, "answered");
@@ -337,4 +357,51 @@ test("an approval button is decided only by the person who asked, on the channel
   await press("alice", `approval:yes:${record.id}`);
   await press("alice", "something-else");
   assert.deepEqual(acknowledged, ["Only the person who asked can answer this.", "Cancelled", "This request is no longer waiting.", undefined]);
+});
+
+test("a turn that fails leaves its message stored for the next start and does not block the chat", BOUNDED, async (t) => {
+  const { service, adapter, turns, lines } = await setup(t);
+  turns.failing.add("boom");
+  await adapter.deliver({ text: "boom", platformId: "1" });
+  await adapter.deliver({ text: "next", platformId: "2" });
+  await adapter.until((sent) => sent.some((message) => message.text === "echo: next"));
+  assert.deepEqual(adapter.texts(), ["echo: next"], "nothing is sent for the failed turn");
+  await turnsUntil(() => service.ingress.unfinished().length === 1, "the next message finished");
+  assert.deepEqual(service.ingress.unfinished().map((row) => [row.message.text, row.status]), [["boom", "pending"]]);
+  assert.ok(lines.some((line) => line.includes("answered at the next start")));
+});
+
+test("a yes to a pending approval is answered at once, not queued behind the turn that asked", BOUNDED, async (t) => {
+  const { service, adapter, turns } = await setup(t);
+  const held = gate();
+  turns.gates.set("cancel my booking", held);
+  turns.approvalReplies.set("yes", { reply: "Approved — running favcrm__cancel_booking." });
+  await adapter.deliver({ text: "cancel my booking", platformId: "1" });
+  await turns.started(1);
+  await adapter.deliver({ text: "yes", platformId: "2" });
+  // The sentinel: the approval's reply goes out while the turn that asked is still held.
+  await adapter.sentCount(1);
+  assert.deepEqual(adapter.texts(), ["Approved — running favcrm__cancel_booking."]);
+  assert.deepEqual(turns.calls.map((call) => call.text), ["cancel my booking"], "the yes is not a turn of its own");
+  held.open();
+  await adapter.sentCount(2);
+  assert.deepEqual(adapter.texts(), ["Approved — running favcrm__cancel_booking.", "echo: cancel my booking"]);
+  await allFinished(service);
+  assert.deepEqual(turns.approvalChecks, ["cancel my booking", "yes"]);
+});
+
+test("an unclear answer shows the approval again with its yes/no buttons, and is not a turn", BOUNDED, async (t) => {
+  const { service, adapter, turns, approvals } = await setup(t);
+  const { record } = approvals.request({
+    sessionId: "session-chat-a", agentId: "main", channel: "telegram", chat: "chat-a", requester: "alice",
+    tool: "favcrm__cancel_booking", arguments: {}, reason: "policy: ask",
+  });
+  const again = "Reply YES to cancel booking B-1 or NO to keep it.";
+  turns.approvalReplies.set("maybe?", { reply: again, askAgain: { type: "approval-requested", approval: record, text: again } });
+  await adapter.deliver({ text: "maybe?", platformId: "1" });
+  const [sent] = await adapter.sentCount(1);
+  assert.equal(sent!.text, again);
+  assert.deepEqual(sent!.options?.buttons, [{ label: "Yes, go ahead", data: `approval:yes:${record.id}` }, { label: "No", data: `approval:no:${record.id}` }]);
+  await allFinished(service);
+  assert.deepEqual(turns.calls, []);
 });
