@@ -198,7 +198,15 @@ export class ChannelService {
     if (answered?.askAgain) {
       // Neither yes nor no: the approval is shown again, with its buttons.
       this.ingress.answered(row.id, answered.reply);
-      void this.#sendNotice(this.adapter(message.channel), message.chat, answered.askAgain).finally(() => this.ingress.finish(row.id, "done"));
+      void this.#sendNotice(this.adapter(message.channel), message.chat, answered.askAgain).finally(() => {
+        try {
+          this.ingress.finish(row.id, "done");
+        } catch (error) {
+          // A full disk: the row stays answered (re-sent at the next start), never an unhandled rejection.
+          this.#deps.storage?.report(error, `a ${message.channel} message`);
+          this.#deps.logger.warn({ err: error, ingressId: row.id }, "could not mark a re-asked approval as done");
+        }
+      });
       return;
     }
     if (answered) {
