@@ -3,7 +3,8 @@ import { ApprovalBroker, ToolAudit, ToolCatalog } from "../tools/index.ts";
 import { McpManager } from "../tools/mcp/index.ts";
 import { toolRoutes } from "../tools/tool-routes.ts";
 import { AgentRuntime } from "./agent-runtime.ts";
-import { chatRoutes } from "./chat-routes.ts";
+import { chatRoutes, resumedAnswer } from "./chat-routes.ts";
+import { RunningTurns } from "./running-turn.ts";
 import { AgentFiles } from "./memory/agent-files.ts";
 import { createMemoryTools } from "./memory/memory-tools.ts";
 import { resolveModelCandidates } from "./models/index.ts";
@@ -132,8 +133,9 @@ export const agentExtension: GatewayExtension = {
     });
     return {
       plugin: async (app) => {
-        await chatRoutes(runtime, sessions)(app);
-        await toolRoutes({ tools, approvals, audit, mcp })(app);
+        const turns = new RunningTurns();
+        await chatRoutes(runtime, sessions, approvals, turns)(app);
+        await toolRoutes({ tools, approvals, audit, mcp, resumed: (record) => resumedAnswer(record.sessionId, turns, approvals) })(app);
         await channelRoutes(channelControl)(app);
       },
       async start() {

@@ -74,7 +74,7 @@ export function buildProgram(): Command {
   program
     .command("chat")
     .description("chat with the running gateway's agent (interactive, or one message with -m)")
-    .option("-m, --message <text>", "send one message, print the reply, exit")
+    .option("-m, --message <text>", "send one message, print the reply, exit (exit code 10 APPROVAL_PENDING when a tool call waits for a yes)")
     .option("--session <id>", "continue this session")
     .option("--json", "with -m: print the API object")
     .option("--url <url>", "gateway URL (default: the local gateway's, from the state dir)")
