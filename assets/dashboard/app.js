@@ -23,8 +23,13 @@ let countsTimer;
 /** Timers a page starts; cleared when the page is left. */
 function pageContext() {
   const timers = [];
+  const cleanups = [];
   let left = false;
   return {
+    /** Run `cleanup` when the page is left (abort a stream, …). */
+    onLeave(cleanup) {
+      cleanups.push(cleanup);
+    },
     /** Run `work` every `ms` until the page is left or it returns false. A failure does not stop it. */
     every(ms, work) {
       const run = async () => {
@@ -45,6 +50,7 @@ function pageContext() {
     leave() {
       left = true;
       for (const timer of timers) clearTimeout(timer);
+      for (const cleanup of cleanups.splice(0)) cleanup();
     },
   };
 }

@@ -255,6 +255,39 @@ test("Chat streams the reply as it arrives", async (t) => {
   await shoot(page, "session-transcript");
 });
 
+test("Chat: a pending approval card comes back after leaving the page, no empty bubble sits above it, and a typed YES approves like the button", async (t) => {
+  const { gateway, model, favcrm, page } = await setup(t);
+  await signIn(page, gateway.url);
+  model.enqueue(
+    { toolCalls: [{ name: "favcrm__void_invoice", arguments: { invoiceId: "inv_1001", reason: "duplicate" } }] },
+    () => ({ text: "Invoice voided." }),
+  );
+  await go(page, "chat", "Chat");
+  await page.getByLabel("Message").fill("void invoice inv_1001");
+  await page.keyboard.press("Enter");
+  const card = page.getByRole("group", { name: "Approval for favcrm__void_invoice" });
+  await card.waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator(".bubble.assistant").count(), 0, "no empty assistant bubble above the card");
+  await go(page, "overview", "Overview");
+  await go(page, "chat", "Chat");
+  await card.waitFor();
+  await page.locator(".bubble.user", { hasText: "void invoice inv_1001" }).waitFor();
+  await shoot(page, "chat-approval-restored");
+  assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 0, "nothing ran before the yes");
+  await page.getByLabel("Message").fill("YES");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator(".bubble.assistant", { hasText: "Invoice voided." }).waitFor({ timeout: 10_000 });
+  await card.getByText("Approved — running it.").waitFor();
+  assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 1);
+  // The answer is below the card, not above it.
+  const order = await page.evaluate(() => {
+    const log = (globalThis as any).document.querySelector(".chat-log");
+    return [...log.children].map((element: any) => element.className as string);
+  });
+  assert.ok(order.indexOf("approval-card") < order.lastIndexOf("bubble assistant"), order.join(","));
+  await shoot(page, "chat-approval-answered");
+});
+
 test("Config shows a validation problem at its path and line, and writes nothing", async (t) => {
   const { gateway, stateDir, page } = await setup(t);
   await signIn(page, gateway.url);
