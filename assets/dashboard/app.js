@@ -4,6 +4,7 @@ import { busy, errorAlert, field, h, replace } from "./dom.js";
 
 const PAGES = {
   overview: () => import("./pages/overview.js"),
+  setup: () => import("./pages/setup.js"),
   channels: () => import("./pages/channels.js"),
   people: () => import("./pages/people.js"),
   approvals: () => import("./pages/approvals.js"),
@@ -121,12 +122,26 @@ function startCounts() {
   countsTimer = setInterval(() => void refreshCounts(), 5000);
 }
 
-function enter() {
+let setupOffered = false;
+
+async function enter() {
   signedIn = true;
   document.body.classList.remove("signed-out");
   nav.hidden = false;
   signOutButton.hidden = false;
   startCounts();
+  // First run: while no model works, opening the dashboard opens Setup (once per visit).
+  if (!setupOffered && (location.hash === "" || location.hash === "#")) {
+    setupOffered = true;
+    try {
+      const setup = await api("/api/setup");
+      if (!setup.model.ready) {
+        history.replaceState(null, "", "#setup");
+      }
+    } catch {
+      // Overview still opens.
+    }
+  }
   void showPage();
 }
 

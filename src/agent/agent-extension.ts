@@ -8,6 +8,8 @@ import { RunningTurns } from "./running-turn.ts";
 import { AgentFiles } from "./memory/agent-files.ts";
 import { createMemoryTools } from "./memory/memory-tools.ts";
 import { resolveModelCandidates } from "./models/index.ts";
+import { modelEnvironment } from "./models/stored-keys.ts";
+import { setupRoutes } from "../setup/setup-routes.ts";
 import { SessionStore } from "./sessions/session-store.ts";
 import { isDeepStrictEqual } from "node:util";
 import { channelRoutes } from "../channels/channel-routes.ts";
@@ -51,8 +53,10 @@ export const agentExtension: GatewayExtension = {
       audit,
     });
     let lastReport = 0;
+    // Model keys: the gateway's environment, else the secret store (guided setup keeps them there).
+    const modelEnv = modelEnvironment(context.environment.variables, context.secrets);
     const runtime = new AgentRuntime({
-      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: context.environment.variables,
+      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: modelEnv,
       beforeTurn: () => mcp.warmUp(),
       // Refresh usage in the status at most once a second, not on every turn.
       onTurnFinished: () => {
@@ -65,7 +69,7 @@ export const agentExtension: GatewayExtension = {
       const resolved = resolveModelCandidates({
         modelRef: config?.agents?.defaults?.model as Parameters<typeof resolveModelCandidates>[0]["modelRef"],
         providers: config?.models?.providers,
-        env: context.environment.variables,
+        env: modelEnv,
       });
       const usage = sessions.usageToday();
       if ("error" in resolved) {
@@ -137,6 +141,11 @@ export const agentExtension: GatewayExtension = {
         await chatRoutes(runtime, sessions, approvals, turns)(app);
         await toolRoutes({ tools, approvals, audit, mcp, resumed: (record) => resumedAnswer(record.sessionId, turns, approvals) })(app);
         await channelRoutes(channelControl)(app);
+        await setupRoutes({
+          config: context.config, secrets: context.secrets, variables: context.environment.variables, modelEnv, channels: channelControl, mcp,
+          webChatUsed: () => sessions.list(500, 0).some((session) => session.channel === "web"),
+          onModelChanged: () => report(), logger: context.logger,
+        })(app);
       },
       async start() {
         mcp.start();
