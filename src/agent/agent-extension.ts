@@ -139,7 +139,7 @@ export const agentExtension: GatewayExtension = {
       plugin: async (app) => {
         const turns = new RunningTurns();
         await chatRoutes(runtime, sessions, approvals, turns)(app);
-        await toolRoutes({ tools, approvals, audit, mcp, resumed: (record) => resumedAnswer(record.sessionId, turns, approvals) })(app);
+        await toolRoutes({ tools, approvals, audit, mcp, resumed: (record) => resumedAnswer(record.id, turns, approvals) })(app);
         await channelRoutes(channelControl)(app);
         await setupRoutes({
           config: context.config, secrets: context.secrets, variables: context.environment.variables, modelEnv, channels: channelControl, mcp,

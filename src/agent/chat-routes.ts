@@ -29,7 +29,7 @@ export async function answerForStep(step: TurnStep, turn: RunningTurn, turns: Ru
   if (step.kind === "failed") throw step.error;
   if (step.kind === "done") return { ...step.result };
   const { approval } = step.notice;
-  turns.track(approval.sessionId, turn);
+  turns.track(approval.id, turn);
   return {
     sessionId: approval.sessionId,
     agentId: approval.agentId,
@@ -42,12 +42,12 @@ export async function answerForStep(step: TurnStep, turn: RunningTurn, turns: Ru
 }
 
 /**
- * Resume the tracked turn of `sessionId` after its approval was decided, when no SSE stream is
- * waiting for it: its next step (the answer, or the next question) is the reply of the request
+ * Resume the turn that waited for `approvalId` after it was decided, when no SSE stream is
+ * following it: its next step (the answer, or the next question) is the reply of the request
  * that decided it. Undefined when there is no such turn.
  */
-export async function resumedAnswer(sessionId: string, turns: RunningTurns, approvals: ApprovalBroker): Promise<Record<string, unknown> | undefined> {
-  const turn = turns.get(sessionId);
+export async function resumedAnswer(approvalId: string, turns: RunningTurns, approvals: ApprovalBroker): Promise<Record<string, unknown> | undefined> {
+  const turn = turns.forApproval(approvalId);
   if (!turn || turn.streamOpen) return undefined;
   return answerForStep(await turn.next((id) => approvals.get(id)?.status === "pending"), turn, turns);
 }
@@ -80,8 +80,9 @@ export function chatRoutes(runtime: AgentRuntime, sessions: SessionStore, approv
           const waiting = input.sessionId ? approvals.pending(input.sessionId).map((record) => record.id) : [];
           const turn = new RunningTurn(({ onNotice }) => runtime.handle({ ...input, onNotice }));
           const step = await turn.next(isPending);
-          if (input.sessionId && step.kind === "done" && waiting.some((id) => !isPending(id))) {
-            const resumed = await resumedAnswer(input.sessionId, turns, approvals);
+          const decided = step.kind === "done" ? waiting.find((id) => !isPending(id)) : undefined;
+          if (decided) {
+            const resumed = await resumedAnswer(decided, turns, approvals);
             if (resumed) return resumed;
           }
           return await answerForStep(step, turn, turns);
@@ -99,28 +100,42 @@ export function chatRoutes(runtime: AgentRuntime, sessions: SessionStore, approv
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+      let closed = false;
+      const detachers: Array<() => void> = [];
+      // A client that leaves while a turn waits for a yes: whoever answers gets the reply instead.
+      raw.once("close", () => {
+        closed = true;
+        for (const detach of detachers) detach();
+      });
       const send = (event: string, data: unknown) => {
-        if (!raw.destroyed) raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        if (!closed && !raw.destroyed) raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       };
       const waiting = input.sessionId ? approvals.pending(input.sessionId).map((record) => record.id) : [];
-      const turn = new RunningTurn(({ onDelta, onNotice }) => runtime.handle({ ...input, onDelta, onNotice }));
-      const follow = (followed: RunningTurn) => {
-        const stream: TurnStream = {
-          delta: (text) => send("delta", { text }),
-          notice: (notice) => {
-            turns.track(notice.approval.sessionId, followed);
-            send("approval", pendingApprovalOf(notice));
-          },
-        };
-        followed.attach(stream);
-        // A client that leaves while the turn waits for a yes: whoever answers gets the reply instead.
-        raw.once("close", () => followed.detach(stream));
+      const streamFor = (followed: () => RunningTurn | undefined): TurnStream => ({
+        delta: (text) => send("delta", { text }),
+        notice: (notice) => {
+          // A notice during construction is a question asked again: its turn is tracked already.
+          const current = followed();
+          if (current) turns.track(notice.approval.id, current);
+          send("approval", pendingApprovalOf(notice));
+        },
+      });
+      const follow = (followed: RunningTurn, stream: TurnStream) => {
+        if (closed) followed.detach(stream);
+        else {
+          followed.attach(stream);
+          detachers.push(() => followed.detach(stream));
+        }
         return followed.finished();
       };
-      let step = await follow(turn);
+      let turn: RunningTurn | undefined;
+      const firstStream = streamFor(() => turn);
+      turn = new RunningTurn(({ onDelta, onNotice }) => runtime.handle({ ...input, onDelta, onNotice }), firstStream);
+      let step = await follow(turn, firstStream);
       // This message answered the question of a turn nobody is following any more: follow that one.
-      const parked = input.sessionId ? turns.get(input.sessionId) : undefined;
-      if (parked && parked !== turn && !parked.streamOpen && step.kind === "done" && waiting.some((id) => !isPending(id))) step = await follow(parked);
+      const decided = step.kind === "done" ? waiting.find((id) => !isPending(id)) : undefined;
+      const parked = decided ? turns.forApproval(decided) : undefined;
+      if (parked && parked !== turn && !parked.streamOpen) step = await follow(parked, streamFor(() => parked));
       if (step.kind === "done") send("done", step.result);
       else if (step.kind === "failed") {
         const error = step.error;

@@ -24,7 +24,9 @@ export class RunningTurn {
   #wake: (() => void) | undefined;
   #stream: TurnStream | undefined;
 
-  constructor(run: (hooks: { onDelta: (text: string) => void; onNotice: (notice: ToolNotice) => void }) => Promise<TurnResult>) {
+  constructor(run: (hooks: { onDelta: (text: string) => void; onNotice: (notice: ToolNotice) => void }) => Promise<TurnResult>, stream?: TurnStream) {
+    // Attached before the turn starts: a notice can come synchronously (an approval asked again).
+    this.#stream = stream;
     this.#settled = run({
       onDelta: (text) => this.#stream?.delta(text),
       onNotice: (notice) => {
@@ -74,20 +76,24 @@ export class RunningTurn {
   }
 }
 
-/** Turns paused for an approval, by session (a web chat session has one turn in flight at a time). */
+/**
+ * Turns paused for an approval, by the approval they wait for: the turn that asked owns it (a
+ * later message that only repeats the question never does), until it finishes.
+ */
 export class RunningTurns {
-  readonly #bySession = new Map<string, RunningTurn>();
+  readonly #byApproval = new Map<string, RunningTurn>();
 
-  get(sessionId: string): RunningTurn | undefined {
-    return this.#bySession.get(sessionId);
+  /** The turn waiting for `approvalId`, while it runs. */
+  forApproval(approvalId: string): RunningTurn | undefined {
+    return this.#byApproval.get(approvalId);
   }
 
-  /** Remember `turn` for `sessionId` until it finishes. */
-  track(sessionId: string, turn: RunningTurn): void {
-    if (this.#bySession.get(sessionId) === turn) return;
-    this.#bySession.set(sessionId, turn);
+  /** Remember that `turn` waits for `approvalId` (the first turn to report it keeps it). */
+  track(approvalId: string, turn: RunningTurn): void {
+    if (this.#byApproval.has(approvalId)) return;
+    this.#byApproval.set(approvalId, turn);
     void turn.finished().then(() => {
-      if (this.#bySession.get(sessionId) === turn) this.#bySession.delete(sessionId);
+      if (this.#byApproval.get(approvalId) === turn) this.#byApproval.delete(approvalId);
     });
   }
 }

@@ -100,3 +100,27 @@ test("faraday chat -m prints the session id and the question, exits 10 (APPROVAL
   assert.equal(JSON.parse(json.stdout).pendingApproval.tool, "favcrm__void_invoice");
   assert.ok(gateway.url);
 });
+
+test("interactive faraday chat asks Approve? [y/n] inline; y runs the tool and the answer follows in the same stream", async (t) => {
+  const { model, favcrm, stateDir } = await setup(t);
+  scriptVoid(model);
+  const { spawn } = await import("node:child_process");
+  const { ENTRY, cleanEnv } = await import("../helpers/gateway-process.ts");
+  const child = spawn(process.execPath, [ENTRY, "chat", "--state-dir", stateDir], { env: cleanEnv({ OPENCLAW_GATEWAY_TOKEN: TOKEN }), stdio: ["pipe", "pipe", "pipe"] });
+  t.after(() => child.kill("SIGKILL"));
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const waitFor = async (pattern: RegExp) => {
+    for (let attempt = 0; attempt < 400 && !pattern.test(output); attempt++) await new Promise((resolve) => setTimeout(resolve, 25));
+    assert.match(output, pattern);
+  };
+  await waitFor(/you> /);
+  child.stdin.write("void invoice inv_1001\n");
+  await waitFor(/Approve\? \[y\/n\] /);
+  assert.equal(voidCalls(favcrm), 0);
+  child.stdin.write("y\n");
+  await waitFor(/result: .*inv_1001/);
+  assert.equal(voidCalls(favcrm), 1);
+  child.stdin.end();
+  assert.equal(await new Promise<number | null>((resolve) => child.once("exit", resolve)), 0);
+});

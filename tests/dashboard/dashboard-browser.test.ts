@@ -278,7 +278,7 @@ test("Chat: a pending approval card comes back after leaving the page, no empty 
   await page.getByLabel("Message").fill("YES");
   await page.getByRole("button", { name: "Send" }).click();
   await page.locator(".bubble.assistant", { hasText: "Invoice voided." }).waitFor({ timeout: 10_000 });
-  await card.getByText("Approved — running it.").waitFor();
+  await card.getByText("Answered in the chat.").waitFor();
   assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 1);
   // The answer is below the card, not above it.
   const order = await page.evaluate(() => {
@@ -287,6 +287,22 @@ test("Chat: a pending approval card comes back after leaving the page, no empty 
   });
   assert.ok(order.indexOf("approval-card") < order.lastIndexOf("bubble assistant"), order.join(","));
   await shoot(page, "chat-approval-answered");
+
+  // The Deny button of a card restored after leaving the page: the answer comes back with the decision.
+  model.enqueue(
+    { toolCalls: [{ name: "favcrm__void_invoice", arguments: { invoiceId: "inv_1002", reason: "typo" } }] },
+    () => ({ text: "Fine, I left invoice inv_1002 alone." }),
+  );
+  await page.getByLabel("Message").fill("void invoice inv_1002");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("group", { name: "Approval for favcrm__void_invoice" }).getByText('"invoiceId": "inv_1002"').waitFor({ timeout: 15_000 });
+  await go(page, "sessions", "Sessions");
+  await go(page, "chat", "Chat");
+  const second = page.getByRole("group", { name: "Approval for favcrm__void_invoice" }).filter({ hasText: "inv_1002" });
+  await second.getByRole("button", { name: "Deny" }).click();
+  await second.getByText("Denied.").waitFor();
+  await page.locator(".bubble.assistant", { hasText: "Fine, I left invoice inv_1002 alone." }).waitFor({ timeout: 10_000 });
+  assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 1, "a no runs nothing");
 });
 
 test("Config shows a validation problem at its path and line, and writes nothing", async (t) => {

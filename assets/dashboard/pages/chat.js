@@ -7,11 +7,6 @@ export const title = "Chat";
 // (its messages are read back from the transcript; pending approvals from /api/approvals).
 const conversation = { sessionId: undefined };
 
-// What a typed answer to a pending approval looks like (the gateway's own matcher decides for
-// chat messages; here a typed yes/no does exactly what the buttons do).
-const TYPED_YES = /^(yes|y|ok|okay|approve|go ahead|好|是)\W*$/i;
-const TYPED_NO = /^(no|n|cancel|deny|stop|不|否)\W*$/i;
-
 function bubble(role, text) {
   return h("div", { class: `bubble ${role}` }, text);
 }
@@ -52,7 +47,7 @@ export async function render(container, page) {
     for (const controller of streams) controller.abort();
   });
 
-  /** Pending approval cards of this conversation, by approval id; each has decide(approve). */
+  /** Pending approval cards of this conversation, by approval id; each has decide(approve) and settle(text). */
   const cards = new Map();
 
   /** What a resumed turn answered (the reply to an approval or a typed YES/NO). */
@@ -97,7 +92,7 @@ export async function render(container, page) {
       h("strong", {}, `${approval.tool} needs your yes`),
       h("pre", {}, JSON.stringify(approval.arguments, null, 2)),
       buttons, slot);
-    cards.set(approval.id, { decide });
+    cards.set(approval.id, { decide, settle });
     log.append(card);
     scroll();
   }
@@ -116,14 +111,8 @@ export async function render(container, page) {
     errorSlot.replaceChildren();
     log.append(bubble("user", text));
     scroll();
-    // A typed YES/NO while a card waits does what its buttons do.
-    const latest = [...cards.values()].at(-1);
-    if (latest && (TYPED_YES.test(text) || TYPED_NO.test(text))) {
-      await latest.decide(TYPED_YES.test(text));
-      message.control.focus();
-      return;
-    }
-    // Each message has its own stream: Send works while another turn waits for a yes.
+    // Each message has its own stream: Send works while another turn waits for a yes, and a
+    // typed YES/NO answers it as the buttons do (the gateway decides what counts as an answer).
     let reply;
     let replyText = "";
     const replyBubble = () => {
@@ -168,6 +157,15 @@ export async function render(container, page) {
     } finally {
       streams.delete(controller);
       finish();
+    }
+    // Cards this message answered.
+    if (cards.size) {
+      try {
+        const still = new Set((await api("/api/approvals")).approvals.map((approval) => approval.id));
+        for (const [id, card] of cards) if (!still.has(id)) card.settle("Answered in the chat.");
+      } catch {
+        // The cards stay; their buttons say so if the call was decided meanwhile.
+      }
     }
     scroll();
     if (!page?.left) message.control.focus();
