@@ -24,12 +24,12 @@ let countsTimer;
 /** Timers a page starts; cleared when the page is left. */
 function pageContext() {
   const timers = [];
-  const cleanups = [];
+  const onLeave = [];
   let left = false;
   return {
-    /** Run `cleanup` when the page is left (abort a stream, …). */
-    onLeave(cleanup) {
-      cleanups.push(cleanup);
+    /** Run `work` when the page is left (close a stream, say). */
+    onLeave(work) {
+      onLeave.push(work);
     },
     /** Run `work` every `ms` until the page is left or it returns false. A failure does not stop it. */
     every(ms, work) {
@@ -51,7 +51,7 @@ function pageContext() {
     leave() {
       left = true;
       for (const timer of timers) clearTimeout(timer);
-      for (const cleanup of cleanups.splice(0)) cleanup();
+      for (const work of onLeave.splice(0)) work();
     },
   };
 }
