@@ -50,3 +50,42 @@ test("faraday onboard without a terminal and without --non-interactive says how 
   assert.equal(run.code, 1);
   assert.match(run.stderr, /--non-interactive/);
 });
+
+test("interactive faraday onboard on a terminal: the key is typed without echo, checked, and skipped steps are skipped", async (t) => {
+  const { spawn, spawnSync } = await import("node:child_process");
+  if (spawnSync("script", ["--version"]).status !== 0) return t.skip("util-linux `script` (a pseudo-terminal) is not installed");
+  const model = await startAnthropicFake({ apiKey: MODEL_KEY });
+  t.after(() => model.close());
+  model.setDefault(() => ({ text: "Hello from the terminal test." }));
+  const stateDir = await tempStateDir(t);
+  await startGateway(t, stateDir, { env: { OPENCLAW_GATEWAY_TOKEN: TOKEN, ANTHROPIC_BASE_URL: model.url } });
+  const { ENTRY, cleanEnv } = await import("../helpers/gateway-process.ts");
+  // `script` gives the CLI a pseudo-terminal, as a person's shell would.
+  const command = [process.execPath, ENTRY, "onboard", "--state-dir", stateDir].map((part) => `'${part}'`).join(" ");
+  const child = spawn("script", ["-qefc", command, "/dev/null"], { env: cleanEnv({ OPENCLAW_GATEWAY_TOKEN: TOKEN }), stdio: ["pipe", "pipe", "pipe"] });
+  t.after(() => child.kill("SIGKILL"));
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const waitFor = async (pattern: RegExp) => {
+    for (let attempt = 0; attempt < 400 && !pattern.test(output); attempt++) await new Promise((resolve) => setTimeout(resolve, 25));
+    assert.match(output, pattern);
+  };
+  await waitFor(/Model provider — anthropic or openai \[anthropic\]: /);
+  child.stdin.write("\r");
+  await waitFor(/Anthropic API key \(hidden; Enter skips\): /);
+  child.stdin.write(`${MODEL_KEY}\r`);
+  await waitFor(/Model name \(Enter for the default\): /);
+  child.stdin.write("\r");
+  await waitFor(/✓ model: anthropic\/claude-sonnet-5-5 answered: "Hello from the terminal test\."/);
+  for (const prompt of [/Telegram bot token from @BotFather \(hidden; Enter skips\): /, /Discord bot token \(hidden; Enter skips\): /, /FavCRM API key \(fav_mcp_…\) \(hidden; Enter skips\): /]) {
+    await waitFor(prompt);
+    child.stdin.write("\r");
+  }
+  await waitFor(/Say hello to the agent now\? \[Y\/n\] /);
+  child.stdin.write("n\r");
+  await waitFor(/– hello: skipped/);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  assert.equal(code, 0, output);
+  assert.ok(!output.includes(MODEL_KEY), "the key was not echoed to the terminal");
+  assert.match(output, /– telegram: skipped/);
+});
