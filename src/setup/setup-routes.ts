@@ -141,15 +141,21 @@ export function setupRoutes(deps: SetupRoutesDeps) {
       const previous = deps.secrets.get(FAVCRM_SECRET);
       deps.secrets.set(FAVCRM_SECRET, apiKey);
       deps.mcp.reload();
-      await deps.mcp.connection("favcrm")?.connect();
-      const status = deps.mcp.statuses().find((server) => server.name === "favcrm");
-      if (status?.state !== "connected") {
+      const connection = deps.mcp.connection("favcrm");
+      await connection?.connect();
+      let status = deps.mcp.statuses().find((server) => server.name === "favcrm");
+      // Listing tools works without a key (signup); an authenticated read says whether FavCRM takes it.
+      const probe = status?.state === "connected" && connection ? await connection.call("list_my_companies", {}) : undefined;
+      if (!probe || probe.isError) {
         // Keep what worked before rather than a key FavCRM refused.
         if (previous) deps.secrets.set(FAVCRM_SECRET, previous);
         else deps.secrets.delete(FAVCRM_SECRET);
         deps.mcp.reload();
-        return sendError(reply, 400, "MCP_SERVER_UNAVAILABLE", `FavCRM did not accept the connection: ${status?.reason ?? "FavCRM is not in the config"}`, { checked: false });
+        const reason = probe ? `FavCRM refused the key: ${probe.content.replaceAll(apiKey, "…")}` : `FavCRM did not accept the connection: ${status?.reason ?? "FavCRM is turned off in the config (mcp.servers.favcrm.enabled)"}`;
+        return sendError(reply, 400, probe ? "MCP_AUTH_FAILED" : "MCP_SERVER_UNAVAILABLE", reason, { checked: false });
       }
+      await connection?.refresh();
+      status = deps.mcp.statuses().find((server) => server.name === "favcrm")!;
       request.log.info({ server: "favcrm", tools: status.toolCount }, "setup: FavCRM key checked and kept in the secret store");
       return { ok: true, detail: `connected, ${status.toolCount} tools`, favcrm: status };
     });
