@@ -183,7 +183,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     const ifMatch = request.headers["if-match"];
     const baseQuery = (request.query as { baseVersion?: unknown } | undefined)?.baseVersion;
-    const baseVersion = typeof ifMatch === "string" && ifMatch.trim() ? ifMatch.trim().replace(/^W\//, "").replace(/^"|"$/g, "") : typeof baseQuery === "string" ? baseQuery : undefined;
+    // If-Match: "VERSION" (an ETag from GET /api/config); "*" asks for no check, like no header.
+    const matched = typeof ifMatch === "string" && ifMatch.trim() && ifMatch.trim() !== "*" ? ifMatch.trim().replace(/^W\//, "").replace(/^"|"$/g, "") : undefined;
+    const baseVersion = matched ?? (typeof baseQuery === "string" && baseQuery ? baseQuery : undefined);
     const result = await deps.config.update(request.body, baseVersion === undefined ? {} : { baseVersion });
     if (!result.ok) {
       return sendError(reply, 400, "CONFIG_INVALID", `the config has ${result.problems.length} problem(s); nothing was written`, {
