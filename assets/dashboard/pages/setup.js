@@ -11,13 +11,21 @@ const LINKING = ["starting", "qr", "pairing_code"];
 function step(number, name, state, intro, ...body) {
   const id = `setup-step-${number}`;
   return h("section", { class: "panel setup-step", "aria-labelledby": id },
-    h("h2", { id }, `${number}. ${name} `, state ? badge(state) : null),
+    h("h2", { id, tabindex: "-1" }, `${number}. ${name} `, state ? badge(state) : null),
     h("p", { class: "muted small" }, intro),
     ...body);
 }
 
+/** Go on to step `target` without doing this one (the hash is the router's, so no #anchor link). */
 function skipLink(target, text = "Skip for now") {
-  return h("a", { href: `#setup-step-${target}`, class: "small skip" }, text);
+  return h("button", {
+    type: "button", class: "quiet skip",
+    onclick: () => {
+      const heading = document.getElementById(`setup-step-${target}`);
+      heading?.scrollIntoView({ block: "start", behavior: "smooth" });
+      heading?.focus({ preventScroll: true });
+    },
+  }, text);
 }
 
 export async function render(container, page) {
@@ -62,7 +70,7 @@ export async function render(container, page) {
   const keySources = Object.entries(setup.model.keys ?? {}).filter(([, source]) => source).map(([name, source]) => `${name} key from ${source === "env" ? "the environment" : "the secret store"}`);
   const modelIntro = h("p", { class: "muted small" }, setup.model.ready ? `Answering with ${setup.model.model}${keySources.length ? ` (${keySources.join(", ")})` : ""}. Enter another key to replace it.` : `No model works yet: ${setup.model.reason ?? "enter a key"}`);
   const modelStep = h("section", { class: "panel setup-step", "aria-labelledby": "setup-step-1" },
-    h("h2", { id: "setup-step-1" }, "1. Model ", modelState), modelIntro, modelForm);
+    h("h2", { id: "setup-step-1", tabindex: "-1" }, "1. Model ", modelState), modelIntro, modelForm);
 
   // 2. Channels
   const channelState = (name) => setup.channels.find((channel) => channel.name === name);
