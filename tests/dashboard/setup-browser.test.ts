@@ -132,3 +132,30 @@ test("the Overview of a gateway without a model says Needs setup — no model, n
   await page.getByText("Needs setup — no model").waitFor();
   assert.equal(await page.locator(".stat-value", { hasText: /^Ready$/ }).count(), 0);
 });
+
+test("Setup's WhatsApp step shows the live link QR from the login API, and says linked once the phone scans it", async (t) => {
+  const { startWhatsAppFake } = await import("../fakes/whatsapp-fake.ts");
+  const fake = await startWhatsAppFake();
+  t.after(() => fake.close());
+  const stateDir = await tempStateDir(t);
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, "openclaw.json"), JSON.stringify({ channels: { whatsapp: { webSocketUrl: fake.url } } }));
+  // The child trusts the fake's certificate root, as tests/channels/whatsapp-channel.test.ts does.
+  const trust = join(import.meta.dirname, "..", "fakes", "whatsapp-trust.ts");
+  const gateway = await startGateway(t, stateDir, { allowUnconfigured: false, env: { OPENCLAW_GATEWAY_TOKEN: TOKEN, NODE_OPTIONS: `--import ${trust}` } });
+  const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  await page.goto(`${gateway.url}/#setup`);
+  await page.getByLabel("Gateway token").fill(TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { level: 1, name: "Setup" }).waitFor();
+  await page.getByRole("button", { name: "Show the WhatsApp QR code" }).click();
+  const qr = page.getByRole("img", { name: "WhatsApp link QR code" });
+  await qr.waitFor({ timeout: 20_000 });
+  assert.match((await qr.getAttribute("src")) ?? "", /^data:image\/png;base64,/);
+  await screenshot(page, "setup-whatsapp-qr-desktop");
+  const status = (await api(gateway.url, "/api/channels/whatsapp/login", { token: TOKEN })).json;
+  await fake.scanQr(status.qr);
+  await page.getByText(/^WhatsApp is linked/).waitFor({ timeout: 20_000 });
+});
