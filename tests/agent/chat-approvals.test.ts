@@ -108,6 +108,7 @@ test("interactive faraday chat asks Approve? [y/n] inline; y runs the tool and t
   const { ENTRY, cleanEnv } = await import("../helpers/gateway-process.ts");
   const child = spawn(process.execPath, [ENTRY, "chat", "--state-dir", stateDir], { env: cleanEnv({ OPENCLAW_GATEWAY_TOKEN: TOKEN }), stdio: ["pipe", "pipe", "pipe"] });
   t.after(() => child.kill("SIGKILL"));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   let output = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   const waitFor = async (pattern: RegExp) => {
@@ -122,5 +123,5 @@ test("interactive faraday chat asks Approve? [y/n] inline; y runs the tool and t
   await waitFor(/result: .*inv_1001/);
   assert.equal(voidCalls(favcrm), 1);
   child.stdin.end();
-  assert.equal(await new Promise<number | null>((resolve) => child.once("exit", resolve)), 0);
+  assert.equal(await exited, 0);
 });

@@ -64,6 +64,8 @@ test("interactive faraday onboard on a terminal: the key is typed without echo, 
   const command = [process.execPath, ENTRY, "onboard", "--state-dir", stateDir].map((part) => `'${part}'`).join(" ");
   const child = spawn("script", ["-qefc", command, "/dev/null"], { env: cleanEnv({ OPENCLAW_GATEWAY_TOKEN: TOKEN }), stdio: ["pipe", "pipe", "pipe"] });
   t.after(() => child.kill("SIGKILL"));
+  // Listened for from the start: the CLI may finish before the last prompt is matched below.
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   let output = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   const waitFor = async (pattern: RegExp) => {
@@ -84,8 +86,7 @@ test("interactive faraday onboard on a terminal: the key is typed without echo, 
   await waitFor(/Say hello to the agent now\? \[Y\/n\] /);
   child.stdin.write("n\r");
   await waitFor(/– hello: skipped/);
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  assert.equal(code, 0, output);
+  assert.equal(await exited, 0, output);
   assert.ok(!output.includes(MODEL_KEY), "the key was not echoed to the terminal");
   assert.match(output, /– telegram: skipped/);
 });
