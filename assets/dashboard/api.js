@@ -28,13 +28,13 @@ async function failure(response) {
 }
 
 /** JSON in, JSON out. Throws ApiError with the API's own code and message. */
-export async function api(path, { method = "GET", body } = {}) {
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
   let response;
   try {
     response = await fetch(path, {
       method,
       credentials: "same-origin",
-      headers: { accept: "application/json", ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      headers: { accept: "application/json", ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch {
@@ -48,23 +48,33 @@ export async function api(path, { method = "GET", body } = {}) {
  * POST and read a text/event-stream answer, calling onEvent(name, data) per event
  * (EventSource cannot POST, so the stream is read from fetch).
  */
-export async function streamEvents(path, body, onEvent) {
+export async function streamEvents(path, body, onEvent, { signal } = {}) {
   let response;
   try {
     response = await fetch(path, {
       method: "POST",
       credentials: "same-origin",
+      signal,
       headers: { accept: "text/event-stream", "content-type": "application/json" },
       body: JSON.stringify(body),
     });
-  } catch {
+  } catch (error) {
+    if (signal?.aborted) return;
     throw new ApiError(0, "GATEWAY_UNREACHABLE", "cannot reach the gateway; is it still running?");
   }
   if (!response.ok) throw await failure(response);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
-    const { value, done } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      // The page was left: the gateway hands the turn's answer to whoever resumes it.
+      if (signal?.aborted) return;
+      throw error;
+    }
+    const { value, done } = chunk;
     if (done) break;
     buffer += value;
     let boundary;

@@ -4,6 +4,7 @@ import { busy, errorAlert, field, h, replace } from "./dom.js";
 
 const PAGES = {
   overview: () => import("./pages/overview.js"),
+  setup: () => import("./pages/setup.js"),
   channels: () => import("./pages/channels.js"),
   people: () => import("./pages/people.js"),
   approvals: () => import("./pages/approvals.js"),
@@ -77,7 +78,7 @@ async function showPage() {
   const context = pageContext();
   leavePage = () => context.leave();
   const container = h("div", { class: "page" });
-  replace(main, container);
+  replace(main, configBanner, container);
   try {
     const page = await PAGES[route.name]();
     if (context.left) return;
@@ -96,9 +97,25 @@ async function refreshCounts() {
     element.hidden = !count;
     element.setAttribute("aria-label", `${count} waiting`);
   };
-  const [approvals, pairing] = await Promise.allSettled([api("/api/approvals"), api("/api/pairing")]);
+  const [approvals, pairing, status] = await Promise.allSettled([api("/api/approvals"), api("/api/pairing"), api("/api/status")]);
   if (approvals.status === "fulfilled") set("approvals", approvals.value.approvals.length);
   if (pairing.status === "fulfilled") set("people", pairing.value.pending.length);
+  if (status.status === "fulfilled") showConfigBanner(status.value.config?.file);
+}
+
+const configBanner = h("div", { id: "config-banner", class: "alert warn banner", role: "alert", hidden: true });
+
+/** A hand edit of openclaw.json that could not be applied: say so on every page. */
+function showConfigBanner(file) {
+  if (!file || file.applied !== false) {
+    configBanner.hidden = true;
+    return;
+  }
+  const first = file.problems?.[0];
+  replace(configBanner,
+    `openclaw.json was edited but has ${file.problems.length} problem(s)${first ? ` (${first.path || "file"}: ${first.message})` : ""}; the gateway keeps running the previous config. `,
+    h("a", { href: "#config" }, "Open Config"));
+  configBanner.hidden = false;
 }
 
 function startCounts() {
@@ -107,12 +124,26 @@ function startCounts() {
   countsTimer = setInterval(() => void refreshCounts(), 5000);
 }
 
-function enter() {
+let setupOffered = false;
+
+async function enter() {
   signedIn = true;
   document.body.classList.remove("signed-out");
   nav.hidden = false;
   signOutButton.hidden = false;
   startCounts();
+  // First run: while no model works, opening the dashboard opens Setup (once per visit).
+  if (!setupOffered && (location.hash === "" || location.hash === "#")) {
+    setupOffered = true;
+    try {
+      const setup = await api("/api/setup");
+      if (!setup.model.ready) {
+        history.replaceState(null, "", "#setup");
+      }
+    } catch {
+      // Overview still opens.
+    }
+  }
   void showPage();
 }
 
@@ -120,6 +151,7 @@ function showSignIn(message) {
   signedIn = false;
   leavePage();
   clearInterval(countsTimer);
+  configBanner.hidden = true;
   document.body.classList.add("signed-out");
   nav.hidden = true;
   signOutButton.hidden = true;

@@ -3,12 +3,15 @@ import { ApprovalBroker, ToolAudit, ToolCatalog, ToolIndex } from "../tools/inde
 import { McpManager } from "../tools/mcp/index.ts";
 import { toolRoutes } from "../tools/tool-routes.ts";
 import { AgentRuntime } from "./agent-runtime.ts";
-import { chatRoutes } from "./chat-routes.ts";
+import { chatRoutes, resumedAnswer } from "./chat-routes.ts";
+import { RunningTurns } from "./running-turn.ts";
 import { doctorRoutes } from "./doctor-routes.ts";
 import { AgentFiles } from "./memory/agent-files.ts";
 import { createMemoryTools } from "./memory/memory-tools.ts";
 import { resolveModelCandidates, type DiscoveredModelClient, type DiscoveryState, type ModelClient } from "./models/index.ts";
+import { modelEnvironment } from "./models/stored-keys.ts";
 import { repairSearchIndex } from "./sessions/search-index-repair.ts";
+import { setupRoutes } from "../setup/setup-routes.ts";
 import { SessionStore } from "./sessions/session-store.ts";
 import { isDeepStrictEqual } from "node:util";
 import { channelRoutes } from "../channels/channel-routes.ts";
@@ -111,8 +114,10 @@ export const agentExtension: GatewayExtension = {
       workingSet: { index: new ToolIndex(context.database), settings: () => currentConfig()?.tools?.workingSet },
     });
     let lastReport = 0;
+    // Model keys: the gateway's environment, else the secret store (guided setup keeps them there).
+    const modelEnv = modelEnvironment(context.environment.variables, context.secrets);
     const runtime = new AgentRuntime({
-      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: context.environment.variables, storage: context.storage,
+      config: context.config, sessions, files, tools, approvals, logger: context.logger, env: modelEnv, storage: context.storage,
       beforeTurn: () => mcp.warmUp(),
       // Refresh usage in the status at most once a second, not on every turn.
       onTurnFinished: () => {
@@ -126,7 +131,7 @@ export const agentExtension: GatewayExtension = {
       const resolved = resolveModelCandidates({
         modelRef: config?.agents?.defaults?.model as Parameters<typeof resolveModelCandidates>[0]["modelRef"],
         providers: config?.models?.providers,
-        env: context.environment.variables,
+        env: modelEnv,
       });
       const usage = sessions.usageToday();
       const discovery = "error" in resolved ? undefined : discoveryOf(resolved.candidates[0]?.client);
@@ -203,10 +208,17 @@ export const agentExtension: GatewayExtension = {
     });
     return {
       plugin: async (app) => {
-        await chatRoutes(runtime, sessions)(app);
-        await doctorRoutes({ config: currentConfig, env: context.environment.variables, secrets: context.secrets })(app);
-        await toolRoutes({ tools, approvals, audit, mcp })(app);
+        const turns = new RunningTurns();
+        await chatRoutes(runtime, sessions, approvals, turns)(app);
+        // Doctor sees the model keys as the gateway does: its environment, else the secret store.
+        await doctorRoutes({ config: currentConfig, env: modelEnv, secrets: context.secrets })(app);
+        await toolRoutes({ tools, approvals, audit, mcp, resumed: (record) => resumedAnswer(record.id, turns, approvals) })(app);
         await channelRoutes(channelControl)(app);
+        await setupRoutes({
+          config: context.config, secrets: context.secrets, variables: context.environment.variables, modelEnv, channels: channelControl, mcp,
+          webChatUsed: () => sessions.list(500, 0).some((session) => session.channel === "web"),
+          onModelChanged: () => report(), logger: context.logger,
+        })(app);
         await schedule.routes(app);
       },
       async start() {

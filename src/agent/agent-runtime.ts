@@ -456,6 +456,9 @@ export class AgentRuntime {
   }
 
   #models = new Map<string, ReturnType<typeof createResilientModel>>();
+  /** Ids of the provider clients, so a new key (a new client for the same ref) builds a new model. */
+  readonly #clientIds = new WeakMap<object, number>();
+  #nextClientId = 0;
 
   /** The agent's model (or the session's `/model` choice, with no fallbacks), ready to call. */
   #modelFor(agent: { id: string; model?: unknown }, sessionChoice?: string):
@@ -466,7 +469,11 @@ export class AgentRuntime {
     const resolved = resolveModelCandidates({ modelRef, providers: config?.models?.providers, env: this.#deps.env });
     if ("error" in resolved) return { error: resolved.error };
     const refs = resolved.candidates.map((candidate) => candidate.ref);
-    const key = refs.join("|");
+    const clientId = (client: object) => {
+      if (!this.#clientIds.has(client)) this.#clientIds.set(client, this.#nextClientId++);
+      return this.#clientIds.get(client);
+    };
+    const key = resolved.candidates.map((candidate) => `${candidate.ref}#${clientId(candidate.client)}`).join("|");
     let client = this.#models.get(key);
     if (!client) {
       client = createResilientModel({ candidates: resolved.candidates, slots: this.slots, ...(this.#deps.sleep ? { sleep: this.#deps.sleep } : {}) });

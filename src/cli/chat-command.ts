@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline/promises";
-import { FaradayError } from "../errors/index.ts";
+import { EXIT_CODES, FaradayError } from "../errors/index.ts";
 import { callGateway, localGateway, type GatewayTarget } from "./gateway-client.ts";
 import { printJson } from "./output.ts";
 
@@ -11,10 +11,25 @@ export interface ChatOptions {
   stateDir?: string;
 }
 
+interface PendingApproval {
+  id: string;
+  sessionId: string;
+  tool: string;
+  text: string;
+  expiresAt: string;
+}
+
 interface ChatResult {
   sessionId: string;
   reply: string;
+  /** Set when the turn stopped to wait for a yes (the reply is then the question). */
+  pendingApproval?: PendingApproval;
   [key: string]: unknown;
+}
+
+/** Tell the person how to answer a pending approval, with the real session id. */
+function approvalHint(approval: PendingApproval): string {
+  return `Waiting for your yes (session ${approval.sessionId}). Answer with \`faraday chat --session ${approval.sessionId} -m yes\` (or \`-m no\`), or from the dashboard's Approvals page.`;
 }
 
 /** Send one message; stream deltas to `onDelta`; resolve with the `done` object. */
@@ -23,7 +38,7 @@ async function sendMessage(
   text: string,
   sessionId: string | undefined,
   onDelta?: (text: string) => void,
-  onApproval?: (approval: { id: string; sessionId: string; text: string }) => void,
+  onApproval?: (approval: PendingApproval) => "stop" | void,
 ): Promise<ChatResult> {
   const response = await callGateway(target, "/api/chat", {
     method: "POST",
@@ -46,8 +61,8 @@ async function sendMessage(
       const parsed = JSON.parse(data);
       if (event === "delta") onDelta(parsed.text);
       else if (event === "approval") {
-        if (onApproval) onApproval(parsed);
-        else process.stderr.write(`\n${parsed.text}\n(approve it from another terminal with \`faraday chat --session ID\` or the dashboard)\n`);
+        // Stop reading: the turn waits on the gateway; whoever answers gets its reply.
+        if (onApproval?.(parsed) === "stop") return { sessionId: parsed.sessionId, reply: parsed.text, pendingApproval: parsed };
       }
       else if (event === "done") done = parsed;
       else if (event === "error") throw new FaradayError("GATEWAY_UNREACHABLE", `the turn failed: ${parsed.error?.message ?? "unknown error"}`);
@@ -62,17 +77,23 @@ export async function runChat(options: ChatOptions): Promise<number> {
   const target = await localGateway(options);
   if (options.message !== undefined) {
     if (options.json) {
-      printJson(await sendMessage(target, options.message, options.session));
-    } else {
-      let streamed = "";
-      const result = await sendMessage(target, options.message, options.session, (text) => {
-        streamed += text;
-        process.stdout.write(text);
-      });
-      // A command reply (/status) or an error sentence arrives without deltas.
-      if (streamed === "") process.stdout.write(result.reply);
-      process.stdout.write("\n");
+      const result = await sendMessage(target, options.message, options.session);
+      printJson(result);
+      return result.pendingApproval ? EXIT_CODES.APPROVAL_PENDING : 0;
     }
+    let streamed = "";
+    const result = await sendMessage(target, options.message, options.session, (text) => {
+      streamed += text;
+      process.stdout.write(text);
+    }, () => "stop");
+    if (result.pendingApproval) {
+      process.stdout.write(`${streamed ? "\n" : ""}Session: ${result.sessionId}\n${result.pendingApproval.text}\n`);
+      process.stderr.write(`${approvalHint(result.pendingApproval)}\n`);
+      return EXIT_CODES.APPROVAL_PENDING;
+    }
+    // A command reply (/status) or an error sentence arrives without deltas.
+    if (streamed === "") process.stdout.write(result.reply);
+    process.stdout.write("\n");
     return 0;
   }
   if (!process.stdin.isTTY) return chatFromPipe(target, options.session);
@@ -93,7 +114,8 @@ export async function runChat(options: ChatOptions): Promise<number> {
         process.stdout.write(text);
       }, (approval) => {
         // The turn is paused on the gateway until this person answers in the same session.
-        void terminal.question(`\n${approval.text}\n> `).then((answer) => sendMessage(target, answer, approval.sessionId, undefined))
+        void terminal.question(`\n${approval.text}\nApprove? [y/n] `)
+          .then((answer) => sendMessage(target, /^\s*y/i.test(answer) ? "yes" : /^\s*n/i.test(answer) ? "no" : answer, approval.sessionId, undefined))
           .then((ack) => process.stdout.write(`${ack.reply}\nassistant> `), (error: Error) => process.stderr.write(`${error.message}\n`));
       });
       if (streamed === "") process.stdout.write(result.reply);

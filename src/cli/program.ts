@@ -75,9 +75,24 @@ export function buildProgram(): Command {
     }));
 
   program
+    .command("onboard")
+    .description("guided setup against the running gateway: model key (checked with one real call), Telegram/Discord tokens (checked live), FavCRM key, a first hello")
+    .option("--non-interactive", "no questions: credentials from this command's environment (ANTHROPIC_API_KEY or OPENAI_API_KEY, TELEGRAM_BOT_TOKEN, DISCORD_BOT_TOKEN, FAVCRM_API_KEY); a step whose variable is unset is skipped")
+    .option("--provider <name>", "model provider: anthropic or openai")
+    .option("--model <name>", "model name without the provider (default: the provider's default)")
+    .option("--skip <steps>", "comma-separated steps to skip: model, telegram, discord, favcrm, hello")
+    .option("--json", "print the steps' outcomes as JSON")
+    .option("--url <url>", "gateway URL (default: the local gateway's, from the state dir)")
+    .addOption(stateDirOption())
+    .action(exitWith(async (options: { nonInteractive?: boolean; provider?: string; model?: string; skip?: string; json?: boolean; url?: string; stateDir?: string }) => {
+      const { runOnboard } = await import("./onboard-command.ts");
+      return runOnboard(options);
+    }));
+
+  program
     .command("chat")
     .description("chat with the running gateway's agent (interactive, or one message with -m)")
-    .option("-m, --message <text>", "send one message, print the reply, exit")
+    .option("-m, --message <text>", "send one message, print the reply, exit (exit code 10 APPROVAL_PENDING when a tool call waits for a yes)")
     .option("--session <id>", "continue this session")
     .option("--json", "with -m: print the API object")
     .option("--url <url>", "gateway URL (default: the local gateway's, from the state dir)")

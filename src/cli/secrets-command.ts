@@ -13,6 +13,8 @@ export const KNOWN_SECRETS: Readonly<Record<string, string>> = {
   [CHANNEL_SECRETS.telegram]: "Telegram bot token (TELEGRAM_BOT_TOKEN and channels.telegram.botToken come first)",
   [CHANNEL_SECRETS.discord]: "Discord bot token (DISCORD_BOT_TOKEN and channels.discord.token come first)",
   [FAVCRM_SECRET]: "FavCRM API key (FAVCRM_API_KEY comes first)",
+  "anthropic.apiKey": "Anthropic API key (ANTHROPIC_API_KEY in the gateway's environment comes first; `faraday onboard` keeps it here)",
+  "openai.apiKey": "OpenAI API key (OPENAI_API_KEY in the gateway's environment comes first; `faraday onboard` keeps it here)",
 };
 
 const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;

@@ -34,7 +34,8 @@ import {
 } from "../state/index.ts";
 import { nodeFlagsReport, SUPPORTED_NODE_FLAGS } from "../node-flags.ts";
 import { ComponentRegistry } from "./components.ts";
-import { ConfigService } from "./config-service.ts";
+import { ConfigService, type ConfigFileStatus } from "./config-service.ts";
+import { watchConfigFile } from "./config-watcher.ts";
 import { diskFullChatRoute, diskFullComponent, serveWhileDiskFull } from "./disk-full-setup.ts";
 import type { ExtensionInstance, GatewayExtension } from "./extension.ts";
 import { resolveGatewayToken } from "./gateway-token.ts";
@@ -191,6 +192,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const applyConfigState = (state: ConfigState) => components.set("config", describeConfigComponent(state));
     applyConfigState(config);
     configService.on("config-changed", applyConfigState);
+    // A hand edit that cannot be applied: the running config stays, and status says why.
+    configService.on("file-status", (status: ConfigFileStatus) => {
+      const running = configService.current();
+      if (status.applied) return applyConfigState(running);
+      const reason = `openclaw.json on disk has ${status.problems.length} problem(s): ${status.problems.map((problem) => `${problem.path || "(file)"}: ${problem.message}`).join("; ")}`;
+      components.set("config", running.state === "valid"
+        ? { state: "degraded", ready: true, reason: `${reason} — still running the config loaded before the edit; fix the file to apply it`, details: { problems: status.problems, fileApplied: false } }
+        : { state: "failed", ready: false, reason: "config_invalid", details: { problems: status.problems, fileApplied: false } });
+    });
     const { buildApp, createSettingsAuthStore, loopbackHosts, registeredRoutes } = await httpModule;
 
     if (database === undefined) {
@@ -331,6 +341,23 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
     }
     configService.keepLastGood().catch((error: unknown) => logger.warn({ err: error, file: paths.configLastGood }, "could not keep a last-good copy of the config"));
+    // Hand edits of openclaw.json apply while the gateway runs (validated like PUT /api/config).
+    const stopWatchingConfig = watchConfigFile({
+      path: paths.config,
+      onChange: () => {
+        configService.applyFromDisk().then((result) => {
+          if (result.outcome === "applied") {
+            logger.info({ file: paths.config, version: result.version, warnings: result.warnings.length }, "openclaw.json changed on disk: applied");
+          } else if (result.outcome === "invalid") {
+            logger.warn(
+              { code: "CONFIG_INVALID", file: paths.config, version: result.version, problems: result.problems },
+              `openclaw.json changed on disk but has ${result.problems.length} problem(s); still running the previous config until the file is fixed`,
+            );
+          }
+        }, (error: unknown) => logger.error({ err: error, file: paths.config }, "could not apply the edited openclaw.json"));
+      },
+      onError: (error) => logger.warn({ err: error.message, file: paths.config }, "stopped watching openclaw.json: hand edits apply after a restart"),
+    });
 
     for (const { name, instance } of instances) {
       instance.start?.().catch((error: unknown) => logger.error({ component: name, err: error }, "component failed to start"));
@@ -344,6 +371,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     stopGateway = (reason: string, exitCode: number) => {
       closing ??= (async () => {
         logger.info({ reason, timeoutMs: shutdownTimeoutMs }, "gateway stopping");
+        stopWatchingConfig();
         components.set("gateway", { state: "stopping", ready: false, reason });
         const deadline = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), shutdownTimeoutMs).unref());
         const drained = (async () => {

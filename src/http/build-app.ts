@@ -110,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (isFaradayError(error, "CONFIG_CHANGED_ON_DISK")) return sendError(reply, 409, error.code, error.message, error.details ?? {});
     if (isFaradayError(error, "CONFIG_COMMAND_FORBIDDEN")) {
       request.log.warn({ paths: error.details?.paths, route: request.routeOptions.url }, "refused a config that adds or changes a program to run");
       return sendError(reply, 403, error.code, error.message, error.details ?? {});
@@ -157,21 +158,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       stateDir: deps.stateDir,
       memory: { rssBytes: process.memoryUsage().rss },
       auth: { tokenSource: deps.tokenSource },
-      config: { state: config.state, path: config.path, problems: config.problems, warnings: config.warnings },
+      config: { state: config.state, path: config.path, problems: config.problems, warnings: config.warnings, file: deps.config.fileStatus() },
       ready: deps.components.failing().length === 0,
       components: deps.components.list().map(publicComponent),
     };
   });
 
-  app.get("/api/config", async () => {
+  app.get("/api/config", async (_request, reply) => {
     const config = deps.config.current();
-    const raw = deps.config.raw();
+    const file = await deps.config.readFile();
+    reply.header("etag", `"${file.version}"`);
+    // The file as written: a hand edit not applied yet (or not valid) is what an editor must show.
+    const raw = file.raw ?? deps.config.raw();
+    const status = deps.config.fileStatus();
     return {
       path: config.path,
       state: config.state,
       config: raw === undefined ? null : maskSecrets(raw),
       problems: config.problems,
       warnings: config.warnings,
+      // Send back as If-Match (or ?baseVersion) with PUT: a save over a newer file is refused.
+      version: file.version,
+      applied: file.applied,
+      ...(file.applied ? {} : { fileProblems: status.version === file.version ? status.problems : file.parseError ? [{ path: "", message: file.parseError }] : [] }),
     };
   });
 
@@ -181,7 +190,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         problems: [{ path: "", message: "expected a JSON object at the top level" }],
       });
     }
-    const result = await deps.config.update(request.body);
+    const ifMatch = request.headers["if-match"];
+    const baseQuery = (request.query as { baseVersion?: unknown } | undefined)?.baseVersion;
+    // If-Match: "VERSION" (an ETag from GET /api/config); "*" asks for no check, like no header.
+    const matched = typeof ifMatch === "string" && ifMatch.trim() && ifMatch.trim() !== "*" ? ifMatch.trim().replace(/^W\//, "").replace(/^"|"$/g, "") : undefined;
+    const baseVersion = matched ?? (typeof baseQuery === "string" && baseQuery ? baseQuery : undefined);
+    const result = await deps.config.update(request.body, baseVersion === undefined ? {} : { baseVersion });
     if (!result.ok) {
       return sendError(reply, 400, "CONFIG_INVALID", `the config has ${result.problems.length} problem(s); nothing was written`, {
         problems: result.problems,
@@ -189,7 +203,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       });
     }
     request.log.info({ changed: result.changed, warnings: result.state.warnings.length }, "config replaced through the API");
-    return { ok: true, changed: result.changed, state: result.state.state, warnings: result.state.warnings };
+    return { ok: true, changed: result.changed, state: result.state.state, warnings: result.state.warnings, version: deps.config.fileStatus().version };
   });
 
   for (const plugin of deps.plugins ?? []) await plugin(app);

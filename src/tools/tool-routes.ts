@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { sendError } from "../http/index.ts";
-import type { ApprovalBroker } from "./approvals/approval-broker.ts";
+import type { ApprovalBroker, ApprovalRecord } from "./approvals/approval-broker.ts";
 import type { ToolAudit } from "./approvals/tool-audit.ts";
 import type { McpManager } from "./mcp/mcp-manager.ts";
 import { modelToolName } from "./tool-naming.ts";
@@ -11,6 +11,11 @@ export interface ToolRoutesDeps {
   readonly approvals: ApprovalBroker;
   readonly audit: ToolAudit;
   readonly mcp: McpManager;
+  /**
+   * After an approval is decided: the answer of the turn it resumes, when no stream is waiting
+   * for that turn (a JSON chat client got the question and left). Merged into the response.
+   */
+  readonly resumed?: (approval: ApprovalRecord) => Promise<Record<string, unknown> | undefined>;
 }
 
 const CLI_CONTEXT = { agentId: "cli", sessionId: "cli", channel: "cli", chat: "cli", sender: "cli" } as const;
@@ -28,7 +33,8 @@ export function toolRoutes(deps: ToolRoutesDeps) {
       }
       const record = deps.approvals.decide(id, decision === "approve", "api");
       if (!record) return sendError(reply, 404, "APPROVAL_NOT_FOUND", `no pending approval ${id} (it may have been decided or expired)`);
-      return { approval: record };
+      const turn = await deps.resumed?.(record);
+      return { ...(turn ?? {}), approval: record };
     });
 
     app.get("/api/tool-calls", async (request) => {

@@ -66,7 +66,8 @@ async function signIn(page: Page, url: string) {
   await page.goto(url);
   await page.getByLabel("Gateway token").fill(TOKEN);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  // A gateway without a model opens on Setup (first run); one with a model on Overview.
+  await page.getByRole("heading", { level: 1, name: /^(Overview|Setup)$/ }).waitFor();
 }
 
 /** Desktop and phone screenshots of what is on screen now. */
@@ -117,7 +118,7 @@ test("sign in with the token; every page renders, labelled, on desktop and phone
   assert.ok(!html.includes(TOKEN), "the token is not in the page after signing in");
   await shoot(page, "overview");
 
-  for (const [route, heading] of [["channels", "Channels"], ["people", "People"], ["approvals", "Approvals"], ["chat", "Chat"], ["sessions", "Sessions"], ["tools", "Tools"], ["config", "Config"]] as const) {
+  for (const [route, heading] of [["setup", "Setup"], ["channels", "Channels"], ["people", "People"], ["approvals", "Approvals"], ["chat", "Chat"], ["sessions", "Sessions"], ["tools", "Tools"], ["config", "Config"]] as const) {
     await go(page, route, heading);
     if (route === "tools") await page.getByText("list_services").first().waitFor({ timeout: 15_000 });
     if (route === "config") await page.locator("#config-editor").waitFor();
@@ -272,6 +273,55 @@ test("Chat streams the reply as it arrives", async (t) => {
   await page.getByRole("link", { name: sessions[0].id.slice(0, 8) }).click();
   await page.getByText("Second answer.").waitFor();
   await shoot(page, "session-transcript");
+});
+
+test("Chat: a pending approval card comes back after leaving the page, no empty bubble sits above it, and a typed YES approves like the button", async (t) => {
+  const { gateway, model, favcrm, page } = await setup(t);
+  await signIn(page, gateway.url);
+  model.enqueue(
+    { toolCalls: [{ name: "favcrm__void_invoice", arguments: { invoiceId: "inv_1001", reason: "duplicate" } }] },
+    () => ({ text: "Invoice voided." }),
+  );
+  await go(page, "chat", "Chat");
+  await page.getByLabel("Message").fill("void invoice inv_1001");
+  await page.keyboard.press("Enter");
+  const card = page.getByRole("group", { name: "Approval for favcrm__void_invoice" });
+  await card.waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator(".bubble.assistant").count(), 0, "no empty assistant bubble above the card");
+  await go(page, "overview", "Overview");
+  await go(page, "chat", "Chat");
+  await card.waitFor();
+  await page.locator(".bubble.user", { hasText: "void invoice inv_1001" }).waitFor();
+  await shoot(page, "chat-approval-restored");
+  assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 0, "nothing ran before the yes");
+  await page.getByLabel("Message").fill("YES");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator(".bubble.assistant", { hasText: "Invoice voided." }).waitFor({ timeout: 10_000 });
+  await card.getByText("Answered in the chat.").waitFor();
+  assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 1);
+  // The answer is below the card, not above it.
+  const order = await page.evaluate(() => {
+    const log = (globalThis as any).document.querySelector(".chat-log");
+    return [...log.children].map((element: any) => element.className as string);
+  });
+  assert.ok(order.indexOf("approval-card") < order.lastIndexOf("bubble assistant"), order.join(","));
+  await shoot(page, "chat-approval-answered");
+
+  // The Deny button of a card restored after leaving the page: the answer comes back with the decision.
+  model.enqueue(
+    { toolCalls: [{ name: "favcrm__void_invoice", arguments: { invoiceId: "inv_1002", reason: "typo" } }] },
+    () => ({ text: "Fine, I left invoice inv_1002 alone." }),
+  );
+  await page.getByLabel("Message").fill("void invoice inv_1002");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByRole("group", { name: "Approval for favcrm__void_invoice" }).getByText('"invoiceId": "inv_1002"').waitFor({ timeout: 15_000 });
+  await go(page, "sessions", "Sessions");
+  await go(page, "chat", "Chat");
+  const second = page.getByRole("group", { name: "Approval for favcrm__void_invoice" }).filter({ hasText: "inv_1002" });
+  await second.getByRole("button", { name: "Deny" }).click();
+  await second.getByText("Denied.").waitFor();
+  await page.locator(".bubble.assistant", { hasText: "Fine, I left invoice inv_1002 alone." }).waitFor({ timeout: 10_000 });
+  assert.equal(favcrm.calls.filter((call) => call.tool === "void_invoice").length, 1, "a no runs nothing");
 });
 
 test("Config shows a validation problem at its path and line, and writes nothing", async (t) => {

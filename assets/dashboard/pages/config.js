@@ -209,6 +209,8 @@ export async function render(container) {
   };
 
   let original = "";
+  // The version of the file the editor shows: a save over a newer file (a hand edit) is refused.
+  let version;
   // Read-only until the file is shown: typing into (or saving) a still-empty editor would
   // overwrite a config the person never saw. Stays so when loading fails; "Discard changes" retries.
   const setLoading = (loading) => {
@@ -224,13 +226,15 @@ export async function render(container) {
       const current = await api("/api/config");
       // No file yet: start from a small valid starter rather than a bare {}.
       original = JSON.stringify(current.config ?? (current.state === "missing" ? STARTER : {}), null, 2) + "\n";
+      version = current.version;
       editor.value = original;
       setLoading(false);
       pathNote.textContent = `File: ${current.path}`;
       marked = new Map();
       replace(problemsSlot,
         current.state === "missing" ? h("div", { class: "alert info" }, "There is no openclaw.json yet: the gateway runs with defaults. Below is a starter; add sections with \"Insert example\". Saving creates the file.") : null,
-        showProblems(current.problems ?? [], "error", "Problems in the saved file"),
+        current.applied === false ? h("div", { class: "alert warn", role: "status" }, "This file was edited by hand and is not running: the gateway keeps the previous config until the problems below are fixed.") : null,
+        showProblems(current.applied === false ? current.fileProblems ?? [] : current.problems ?? [], "error", "Problems in the saved file"),
         showProblems(current.warnings ?? [], "warning", "Warnings"));
     } catch (error) {
       replace(messages, errorAlert(error));
@@ -252,11 +256,20 @@ export async function render(container) {
     }
     await busy(save, async () => {
       try {
-        const result = await api("/api/config", { method: "PUT", body: parsed });
+        const result = await api("/api/config", { method: "PUT", body: parsed, headers: version ? { "if-match": `"${version}"` } : {} });
+        if (result.version) version = result.version;
         marked = new Map();
         replace(problemsSlot, showProblems(result.warnings ?? [], "warning", "Warnings"));
         replace(messages, okAlert(result.changed ? "Saved and applied." : "No changes: the file already says this."));
       } catch (error) {
+        if (error.code === "CONFIG_CHANGED_ON_DISK") {
+          // Both versions side by side: the person decides which changes to keep.
+          replace(messages, errorAlert(error), h("div", { class: "compare" },
+            h("section", {}, h("h2", {}, "On disk now"), h("pre", { class: "code" }, error.details.onDisk ? JSON.stringify(error.details.onDisk, null, 2) : error.details.parseError ?? "(no file)")),
+            h("section", {}, h("h2", {}, "Yours (not saved)"), h("pre", { class: "code" }, editor.value))),
+            h("button", { type: "button", class: "quiet", onclick: () => void load() }, "Load the file from disk (drops your changes)"));
+          return;
+        }
         if (error.code !== "CONFIG_INVALID" || !Array.isArray(error.details?.problems)) throw error;
         replace(messages, errorAlert(error));
         replace(problemsSlot, showProblems(error.details.problems, "error", "Fix these first (nothing was saved)"));

@@ -12,15 +12,19 @@ function view(status) {
   const usage = agent?.details?.usageToday;
   const failing = status.components.filter((component) => !component.ready);
   const model = agent?.details?.model ?? (agent ? "none" : "–");
+  // Serving but unable to answer anyone: that is not "Ready" to a person.
+  const noModel = agent?.state === "unconfigured";
   return [
     h("div", { class: "grid" },
-      stat("Health", status.ready ? "Ready" : "Not ready", status.ready ? "every component is ready" : `${failing.map((component) => component.name).join(", ")} not ready`),
+      noModel && status.ready
+        ? h("section", { class: "panel" }, h("p", { class: "stat-label" }, "Health"), h("p", { class: "stat-value" }, "Needs setup — no model"), h("p", { class: "small" }, h("a", { href: "#setup" }, "Set up a model")))
+        : stat("Health", status.ready ? "Ready" : "Not ready", status.ready ? "every component is ready" : `${failing.map((component) => component.name).join(", ")} not ready`),
       stat("Version", status.version, `Node ${status.node}`),
       stat("Uptime", duration(status.uptimeSeconds)),
       stat("Memory", bytes(status.memory?.rssBytes), "resident (RSS)"),
       // The reason names the fallbacks (a → b) or, without a model, how to configure one.
       stat("Model", model, agent?.reason?.includes("→") || !agent?.details?.model ? agent?.reason : undefined, "long"),
-      stat("Usage today", usage ? `${number(usage.turns)} turns` : "–", usage ? `${number(usage.inputTokens)} in · ${number(usage.outputTokens)} out · ${number(usage.cacheReadTokens)} cached tokens` : undefined),
+      stat("Model calls today", usage ? `${number(usage.turns)} model call${usage.turns === 1 ? "" : "s"}` : "–", usage ? `${number(usage.inputTokens)} in · ${number(usage.outputTokens)} out · ${number(usage.cacheReadTokens)} cached tokens` : undefined),
     ),
     status.config.state === "invalid"
       ? h("div", { class: "alert error", role: "alert" }, `The config has ${status.config.problems.length} problem(s): the gateway is in setup mode. `, h("a", { href: "#config" }, "Fix it in Config"))
