@@ -142,6 +142,16 @@ async function chatFromPipe(target: GatewayTarget, session: string | undefined):
   let scheduled = false;
   let queue: Promise<void> = Promise.resolve();
   let failed: Error | undefined;
+  // A turn paused for a yes: the next lines are the answer (y/n), sent beside the open stream,
+  // which then carries the resumed turn's answer.
+  let awaitingApproval: PendingApproval | undefined;
+  const answerApproval = (text: string) => {
+    const approval = awaitingApproval!;
+    awaitingApproval = undefined;
+    const answer = /^\s*y/i.test(text) ? "yes" : /^\s*n/i.test(text) ? "no" : text;
+    void sendMessage(target, answer, approval.sessionId, undefined)
+      .then((ack) => process.stdout.write(`${ack.reply}\nassistant> `), (error: Error) => (failed ??= error));
+  };
   const send = async (text: string) => {
     if (failed || text.trim() === "") return;
     process.stdout.write("assistant> ");
@@ -150,6 +160,9 @@ async function chatFromPipe(target: GatewayTarget, session: string | undefined):
       const result = await sendMessage(target, text, sessionId, (delta) => {
         streamed += delta;
         process.stdout.write(delta);
+      }, (approval) => {
+        awaitingApproval = approval;
+        process.stdout.write(`\n${approval.text}\nApprove? [y/n] `);
       });
       if (streamed === "") process.stdout.write(result.reply);
       process.stdout.write("\nyou> ");
@@ -162,6 +175,7 @@ async function chatFromPipe(target: GatewayTarget, session: string | undefined):
     scheduled = false;
     const text = pending.join("\n");
     pending = [];
+    if (awaitingApproval && text.trim() !== "") return answerApproval(text);
     queue = queue.then(() => send(text));
   };
   process.stdout.write(`Connected to ${target.url}. Reading messages from stdin.\nyou> `);
