@@ -220,7 +220,8 @@ test("a message is stored before it is handled, and acknowledged without waiting
   await adapter.sentCount(1);
   assert.deepEqual(adapter.texts(), ["echo: hello"]);
   assert.ok(adapter.typing.includes("chat-a"), "typing shown while the turn ran");
-  assert.deepEqual(turns.calls.map((call) => [call.channel, call.chat, call.sender, call.text]), [["telegram", "chat-a", "alice", "hello"]]);
+  // The verified sender (no owners configured: a one-person assistant, so its owner).
+  assert.deepEqual(turns.calls.map((call) => [call.channel, call.chat, call.sender, call.text]), [["telegram", "chat-a", { channel: "telegram", id: "alice", role: "owner" }, "hello"]]);
 });
 
 test("messages of one chat are handled in order, one at a time; another chat is answered meanwhile", BOUNDED, async (t) => {
